@@ -1,0 +1,106 @@
+"""Finding Chromium, in one place. Everything that launches a browser asks here.
+
+Order: ``BRANDSWEEP_CHROMIUM``, the system Chromium (Debian's ``/usr/bin/chromium``), then a
+browser Playwright downloaded itself. ``ensure_chromium(install=True)`` also installs one:
+as root on Debian with ``apt-get install -y chromium``, elsewhere with
+``playwright install chromium`` (which needs internet).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from crawler.exceptions import BrowserNotFound
+
+ENV_VAR = "BRANDSWEEP_CHROMIUM"
+SYSTEM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+# Without these, Chromium on a closed network hangs or floods refused connections at start.
+LAUNCH_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+HOW_TO_FIX = (f"set {ENV_VAR} to a Chromium binary, or install one "
+              "(Debian: apt-get install -y chromium; elsewhere: playwright install chromium)")
+
+
+def _executable(path: str) -> bool:
+    return Path(path).is_file() and os.access(path, os.X_OK)
+
+
+def _playwright_chromium() -> str | None:
+    """The Chromium that ``playwright install`` downloaded, if there is one."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+    except Exception:  # the driver itself may be broken; that only means "not found"
+        return None
+    return path if path and _executable(path) else None
+
+
+def find_chromium(env: Mapping[str, str] | None = None) -> str:
+    """The Chromium binary to use; raises ``BrowserNotFound`` if there is none."""
+    env = os.environ if env is None else env
+    chosen = env.get(ENV_VAR)
+    if chosen:
+        if not _executable(chosen):
+            raise BrowserNotFound(f"{ENV_VAR}={chosen} is not an executable file: "
+                                  f"point it at a Chromium binary or unset it")
+        return chosen
+    for path in SYSTEM_PATHS:
+        if _executable(path):
+            return path
+    found = _playwright_chromium()
+    if found:
+        return found
+    raise BrowserNotFound(f"no Chromium found: {HOW_TO_FIX}")
+
+
+def _install() -> None:
+    """Try to install Chromium; output goes to stderr, failures are left to the caller."""
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=sys.stderr, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
+                       stdout=sys.stderr, check=False)
+        return
+    subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"],
+                   stdout=sys.stderr, check=False)
+
+
+def ensure_chromium(install: bool = False) -> str:
+    """``find_chromium``, installing a browser first when none is found and ``install``."""
+    try:
+        return find_chromium()
+    except BrowserNotFound:
+        if not install or os.environ.get(ENV_VAR):
+            raise
+    _install()
+    try:
+        return find_chromium()
+    except BrowserNotFound as exc:
+        raise BrowserNotFound(f"no Chromium found and installing one failed: {HOW_TO_FIX}"
+                              ) from exc
+
+
+def launch_options(executable: str | None = None) -> dict[str, object]:
+    """Playwright ``launch()`` keyword arguments for brandsweep's headless Chromium."""
+    return {
+        "executable_path": executable or find_chromium(),
+        "headless": True,
+        "args": list(LAUNCH_ARGS),
+    }

@@ -1,0 +1,1 @@
+"""Scheduled sweeps: cron entries, locks and sweep plans."""

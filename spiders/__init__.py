@@ -1,0 +1,1 @@
+"""Scrapy spiders and marketplace profiles (``spiders/marketplaces/*.yaml``)."""
