@@ -1,0 +1,55 @@
+"""The ``brandsweep`` command through Click's runner and as an installed script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler import __version__
+from crawler.cli import cli
+
+
+def test_help_lists_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in cli.commands:
+        assert command in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"brandsweep, version {__version__}"
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("brandsweep")  # the venv's, as make installs it
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                          check=True)
+    assert __version__ in done.stdout
+
+
+def test_browser_prints_the_chromium_path(chromium: str) -> None:
+    result = CliRunner().invoke(cli, ["browser"])
+    assert result.exit_code == 0
+    assert result.output.strip() == chromium
+
+
+def test_browser_error_is_one_line_with_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRANDSWEEP_CHROMIUM", "/nonexistent/chromium")
+    result = CliRunner().invoke(cli, ["browser"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: BRANDSWEEP_CHROMIUM=/nonexistent/chromium is not an executable file: "
+        "point it at a Chromium binary or unset it")
+
+
+def test_demo_runs_against_the_fixture_marketplaces() -> None:
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    for market in ("bazaar", "shopfront", "megamart", "tradehub"):
+        assert market in result.output
