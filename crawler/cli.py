@@ -6,6 +6,8 @@ blocked or its extraction failed), 75 a sweep for the brand is already running.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,6 +32,129 @@ class BrandsweepGroup(click.Group):
 def cli() -> None:
     """Sweep marketplaces for a brand's keywords, score suspect listings with YAML rule
     sets, and draft takedown notices into a local SQLite store."""
+
+
+def _db_option(fn: Any) -> Any:
+    return click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                        envvar="BRANDSWEEP_DB", default="brandsweep.db", show_default=True,
+                        help="The SQLite store (env BRANDSWEEP_DB).")(fn)
+
+
+def _marketplaces_dir_option(fn: Any) -> Any:
+    return click.option("--marketplaces", "marketplaces_dir", multiple=True,
+                        type=click.Path(file_okay=False, exists=True, path_type=Path),
+                        help="A folder of your own marketplace profiles (repeatable).")(fn)
+
+
+def _crawl_options(fn: Any) -> Any:
+    options: list[Any] = [
+        click.option("--max-pages", type=click.IntRange(1, 1000),
+                     help="Result pages per keyword and marketplace (default: profile's)."),
+        _db_option,
+        _marketplaces_dir_option,
+        click.option("--timeout", type=click.FloatRange(1, 600),
+                     help="Download timeout per page, seconds (default 30)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print one JSON summary object on stdout."),
+        click.option("-v", "--verbose", count=True, help="Scrapy's log: -v info, -vv debug."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None:
+    import json
+
+    from crawler import summary
+    from crawler.sweep import SweepPlan, run
+
+    plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
+    result = run(plan)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    else:
+        for line in summary.text(result, str(plan.db)):
+            click.echo(line)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.option("--brand", required=True, help="Brand whose rule set gives the keywords.")
+@click.option("--marketplace", "marketplace_names", multiple=True,
+              help="Only this marketplace (repeatable; default: all profiles).")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of rule sets (default: ./rules, or BRANDSWEEP_RULES).")
+@_crawl_options
+def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
+          max_pages: int | None, db: Path, marketplaces_dir: tuple[Path, ...],
+          timeout: float | None, as_json: bool, verbose: int) -> None:
+    """Sweep marketplaces for a brand's keywords and store every listing found."""
+    from crawler import profiles, ruleset
+
+    words = ruleset.keywords(brand, rules_path)
+    chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
+                             list(marketplace_names))
+    _run_sweep({"kind": "sweep", "brand": brand, "campaign": None, "keywords": words,
+                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout},
+               as_json, verbose)
+
+
+@cli.command()
+@click.option("--campaign", required=True, help="Tag stored listings with this campaign.")
+@click.option("--keyword", "keywords", multiple=True, required=True,
+              help="A search keyword (repeatable).")
+@click.option("--marketplace", "marketplace_names", multiple=True, required=True,
+              help="A marketplace to search (repeatable).")
+@click.option("--brand", help="The brand the campaign is for (recorded with the sweep).")
+@_crawl_options
+def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str, ...],
+          brand: str | None, max_pages: int | None, db: Path,
+          marketplaces_dir: tuple[Path, ...], timeout: float | None, as_json: bool,
+          verbose: int) -> None:
+    """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
+    from crawler import profiles
+
+    chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
+                             list(marketplace_names))
+    words = list(dict.fromkeys(" ".join(k.split()) for k in keywords if k.strip()))
+    _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
+                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout},
+               as_json, verbose)
+
+
+@cli.group()
+def marketplaces() -> None:
+    """List marketplace profiles and check them against a live search page."""
+
+
+@marketplaces.command("list")
+@_marketplaces_dir_option
+def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
+    """Show every marketplace profile brandsweep knows."""
+    from crawler import profiles
+
+    for p in profiles.load_profiles(list(marketplaces_dir)).values():
+        click.echo(f"{p.name:<12} {p.search.render:<8} {p.search.pagination.kind:<16} "
+                   f"{p.notice_program:<12} {p.base_url}  ({p.source})")
+
+
+@marketplaces.command("check")
+@click.argument("name")
+@click.option("--keyword", required=True, help="The keyword to search for.")
+@click.option("--browser/--http", "use_browser", default=None,
+              help="Force the browser or plain HTTP (default: the profile's render mode).")
+@_marketplaces_dir_option
+def marketplaces_check(name: str, keyword: str, use_browser: bool | None,
+                       marketplaces_dir: tuple[Path, ...]) -> None:
+    """Fetch one search page and show what each selector extracted."""
+    from crawler import check, profiles
+
+    profile = profiles.select(profiles.load_profiles(list(marketplaces_dir)), [name])[0]
+    report = check.run(profile, keyword, use_browser)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(report.exit_code)
 
 
 @cli.command()

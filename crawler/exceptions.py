@@ -18,3 +18,29 @@ class BrowserNotFound(BrandsweepError):
 
 class FixturesUnavailable(BrandsweepError):
     """Raised by the demo when the fixture marketplaces do not start or answer."""
+
+
+class ConfigError(BrandsweepError):
+    """Raised by the YAML loaders (profiles, rule sets) for a file a user must fix.
+
+    ``problems`` holds every ``path:line:col: message`` found, so all are reported at once.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems) if len(problems) <= 1 else
+                         f"{len(problems)} problems: " + "; ".join(problems))
+
+
+class UnknownMarketplace(BrandsweepError):
+    """Raised when a command names a marketplace that has no profile."""
+
+    exit_code = 2
+
+
+class UnknownBrand(BrandsweepError):
+    """Raised when a command names a brand that has no rule set file."""
+
+    exit_code = 2

@@ -1,0 +1,136 @@
+"""``brandsweep marketplaces check``: fetch one search page, show what each selector finds.
+
+What a person runs while writing or repairing a profile: no store, no Scrapy, one page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+from parsel import Selector
+
+from crawler import extract
+from crawler.profiles import MarketplaceProfile
+from crawler.settings import DEFAULTS
+
+SHOW_CARDS = 3
+
+
+@dataclass
+class CheckReport:
+    profile: MarketplaceProfile
+    url: str
+    mode: str
+    status: int = 0
+    cards: int = 0
+    blocked: str | None = None
+    no_results: bool = False
+    samples: list[dict[str, extract.Value]] = field(default_factory=list)
+    fill: dict[str, int] = field(default_factory=dict)  # field -> cards where it was found
+    next_page: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        required = ("listing_id", "url", "title")
+        return not self.error and not self.blocked and (
+            self.no_results or (self.cards > 0 and all(
+                self.fill.get(f, 0) == self.cards for f in required)))
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 3
+
+    def lines(self) -> list[str]:
+        out = [f"{self.profile.name}: {self.url} ({self.mode}, HTTP {self.status})"]
+        if self.error:
+            return [*out, f"  error: {self.error}"]
+        if self.blocked:
+            out.append(f"  BLOCKED: {self.blocked}")
+        out.append(f"  cards ({self.profile.listing.card}): {self.cards}"
+                   + ("  [the 'no results' message is shown]" if self.no_results else ""))
+        for name, spec in self.profile.listing.fields.items():
+            where = spec.css or spec.xpath or spec.jsonld or spec.jsonpath
+            out.append(f"  {name:<16} {self.fill.get(name, 0):>3}/{self.cards}  {where}")
+        for i, sample in enumerate(self.samples, 1):
+            out.append(f"  card {i}:")
+            out.extend(f"    {k}: {v!r}" for k, v in sample.items())
+        if self.next_page:
+            out.append(f"  next page: {self.next_page}")
+        out.append("  result: " + ("ok" if self.ok else "PROBLEM: fix the selectors above"))
+        return out
+
+
+def _http(url: str, timeout: float) -> tuple[int, str]:
+    req = Request(url, headers={"User-Agent": DEFAULTS["USER_AGENT"]})  # noqa: S310
+    try:
+        with urlopen(req, timeout=timeout) as r:  # noqa: S310 (profile URL, user's choice)
+            raw, status = r.read(), r.status
+            charset = r.headers.get_content_charset() or "utf-8"
+    except HTTPError as e:
+        raw, status, charset = e.read(), e.code, "utf-8"
+    return status, raw.decode(charset, errors="replace")
+
+
+async def _browser(profile: MarketplaceProfile, url: str, timeout: float) -> tuple[int, str]:
+    from playwright.async_api import async_playwright
+
+    from crawler.browser import launch_options
+    from crawler.browser_pages import abort_heavy_request, settle
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(**launch_options())  # type: ignore[arg-type]
+        try:
+            page = await browser.new_page()
+            await page.route("**/*", lambda route: route.abort()
+                             if abort_heavy_request(route.request) else route.continue_())
+            response = await page.goto(url, timeout=timeout * 1000)
+            await settle(page, profile, max_pages=1)
+            return (response.status if response else 0), await page.content()
+        finally:
+            await browser.close()
+
+
+def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = None,
+        timeout: float = 30) -> CheckReport:
+    """Fetch the first search page for ``keyword`` and report what extraction finds."""
+    import asyncio
+
+    url = profile.search_url(keyword)
+    browser = use_browser if use_browser is not None else profile.search.render == "browser"
+    report = CheckReport(profile, url, "browser" if browser else "http")
+    try:
+        if browser:
+            report.status, html = asyncio.run(_browser(profile, url, timeout))
+        else:
+            report.status, html = _http(url, timeout)
+    except (URLError, OSError, TimeoutError) as exc:
+        report.error = f"cannot fetch {url}: {exc}"
+        return report
+    except Exception as exc:
+        report.error = f"browser could not load {url}: {str(exc).splitlines()[0]}"
+        return report
+    sel = Selector(text=html)
+    blocked = profile.blocked
+    hit = next((s for s in blocked.selectors if sel.css(s)), None) or next(
+        (t for t in blocked.text if t.casefold() in html.casefold()), None)
+    report.blocked = f"{hit!r} found on the page" if hit else None
+    cards = sel.css(profile.listing.card)
+    report.cards = len(cards)
+    report.no_results = bool(profile.listing.no_results and sel.css(profile.listing.no_results))
+    for i, card in enumerate(cards):
+        values = extract.fields(profile.listing.fields, card)
+        for name, value in values.items():
+            report.fill[name] = report.fill.get(name, 0) + (value not in (None, []))
+        if i < SHOW_CARDS:
+            report.samples.append(values)
+    nxt = profile.search.pagination.next
+    if nxt is not None:
+        found = extract.field(nxt, sel)
+        report.next_page = found if isinstance(found, str) else None
+    if not cards and not report.no_results and not browser and profile.search.render == "auto":
+        report.error = ("no listings over HTTP and no 'no results' message: this page "
+                        "needs a browser; run again with --browser")
+    return report

@@ -1,0 +1,1 @@
+"""Downloader middlewares (Scrapy's kind of component)."""

@@ -1,0 +1,80 @@
+"""Reading a profile's field specs out of a page: CSS, XPath, JSON-LD or JSON paths."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import re2
+from parsel import Selector
+
+from crawler.profiles import FieldSpec
+
+Value = str | list[str] | None
+
+
+def json_ld(sel: Selector | None) -> dict[str, Any] | None:
+    """The page's schema.org Product (or first) JSON-LD object, if any parses."""
+    found: list[dict[str, Any]] = []
+    if sel is None:
+        return None
+    for raw in sel.css('script[type="application/ld+json"]::text').getall():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        for obj in data if isinstance(data, list) else data.get("@graph", [data]):
+            if isinstance(obj, dict):
+                found.append(obj)
+    products = [o for o in found if o.get("@type") in ("Product", ["Product"])]
+    chosen = products or found
+    return chosen[0] if chosen else None
+
+
+def dig(data: Any, path: str) -> Any:
+    """``dig({"a": {"b": [1]}}, "a.b.0") == 1``; None when any step is missing."""
+    for part in path.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def _finish(spec: FieldSpec, values: list[str]) -> Value:
+    if spec.regex:
+        pattern = re2.compile(spec.regex)
+        kept = []
+        for v in values:
+            m = pattern.search(v)
+            if m:
+                kept.append(m.group(1) if m.groups() else m.group(0))
+        values = kept
+    values = [v for v in (" ".join(v.split()) for v in values) if v]
+    if spec.all:
+        return values
+    return values[0] if values else None
+
+
+def field(spec: FieldSpec, node: Any = None, ld: dict[str, Any] | None = None,
+          item: Any = None) -> Value:
+    """One field's value from a card or page (``node``: a parsel ``Selector`` or Scrapy
+    response), the page's JSON-LD, or a JSON item."""
+    if spec.css is not None and node is not None:
+        return _finish(spec, node.css(spec.css).getall())
+    if spec.xpath is not None and node is not None:
+        return _finish(spec, node.xpath(spec.xpath).getall())
+    source = ld if spec.jsonld is not None else item
+    path = spec.jsonld if spec.jsonld is not None else spec.jsonpath
+    found = dig(source, path) if source is not None and path else None
+    if found is None:
+        return None
+    values = [str(v) for v in found] if isinstance(found, list) else [str(found)]
+    return _finish(spec, values)
+
+
+def fields(specs: dict[str, FieldSpec], node: Any,
+           ld: dict[str, Any] | None = None) -> dict[str, Value]:
+    return {name: field(spec, node, ld) for name, spec in specs.items()}

@@ -1,0 +1,1 @@
+"""Item pipelines (Scrapy's kind of component): what happens to each extracted listing."""

@@ -1,0 +1,271 @@
+"""Marketplace profiles: YAML files that describe a marketplace so no code is needed.
+
+Built-in profiles live in ``spiders/marketplaces/``; ``--marketplaces DIR`` adds a folder
+of the user's own (a profile there replaces a built-in one of the same name). Profiles are
+validated on load and every problem is reported as ``path:line:col: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import re2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawler import yamlfile
+from crawler.exceptions import ConfigError, UnknownMarketplace
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "spiders" / "marketplaces"
+
+# what a listing can carry; profiles may extract any of these
+LISTING_FIELDS = (
+    "listing_id", "url", "title", "description", "price", "currency", "seller", "seller_id",
+    "seller_url", "seller_location", "ships_from", "image_urls", "units_sold", "moq",
+    "condition",
+)
+REQUIRED_FIELDS = ("listing_id", "url", "title")
+NOTICE_PROGRAMS = ("dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Strict):
+    """Where one field's value is on a page: exactly one of css, xpath, jsonld or jsonpath."""
+
+    css: str | None = None
+    xpath: str | None = None
+    jsonld: str | None = None  # dotted path into the page's schema.org JSON-LD object
+    jsonpath: str | None = None  # dotted path into a JSON API item
+    regex: str | None = None  # RE2, applied to the extracted text; group 1 if it has one
+    all: bool = False  # keep every match (a list), e.g. image URLs
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        given = [k for k in ("css", "xpath", "jsonld", "jsonpath") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of css, xpath, jsonld or jsonpath")
+        return self
+
+    @field_validator("regex")
+    @classmethod
+    def _re2(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re2.compile(value)
+            except re2.error as exc:
+                raise ValueError(f"RE2 cannot compile this regex: {exc}") from exc
+        return value
+
+
+def _field(value: Any) -> Any:
+    """A plain string is a CSS selector, or XPath when it starts with / or (."""
+    if isinstance(value, str):
+        return {"xpath": value} if value.startswith(("/", "(")) else {"css": value}
+    return value
+
+
+class Pagination(_Strict):
+    """How result pages follow each other."""
+
+    kind: Literal["next_link", "page_param", "infinite_scroll", "load_more", "json_api"]
+    next: FieldSpec | None = None  # next_link / load_more over HTTP / json_api: next URL
+    button: str | None = None  # load_more in a browser: the button to click
+    end: str | None = None  # infinite_scroll: shown when the list is complete
+    total_pages: FieldSpec | None = None  # page_param: where the page count is shown
+    first_page: int = 1
+    max_pages: int = Field(default=50, ge=1, le=1000)
+
+    _coerce = field_validator("next", "total_pages", mode="before")(
+        classmethod(lambda cls, v: _field(v)))
+
+    @model_validator(mode="after")
+    def _complete(self) -> Pagination:
+        if self.kind in ("next_link", "json_api") and self.next is None:
+            raise ValueError(f"pagination kind {self.kind} needs 'next'")
+        if self.kind == "load_more" and not (self.next or self.button):
+            raise ValueError("pagination kind load_more needs 'button', 'next' or both")
+        return self
+
+
+class Search(_Strict):
+    """The search URL and how to walk its result pages."""
+
+    url: str  # {base_url}, {keyword} (URL-encoded), {page} for page_param
+    render: Literal["http", "browser", "auto"] = "http"
+    pagination: Pagination
+
+    @field_validator("url")
+    @classmethod
+    def _has_keyword(cls, value: str) -> str:
+        if "{keyword}" not in value:
+            raise ValueError("the search URL needs a {keyword} placeholder")
+        return value
+
+
+class ListingSpec(_Strict):
+    """The listing card on a search page and where each field is inside it."""
+
+    card: str  # CSS selector (or a JSON path for json_api)
+    fields: dict[str, FieldSpec]
+    no_results: str | None = None  # CSS of the marketplace's "no results" message
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _coerce(cls, value: Any) -> Any:
+        return {k: _field(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        for name in value:
+            if name not in LISTING_FIELDS:
+                raise ValueError(f"unknown listing field {name!r}{_hint(name, LISTING_FIELDS)}")
+        missing = [f for f in REQUIRED_FIELDS if f not in value]
+        if missing:
+            raise ValueError(f"listing fields must include {', '.join(missing)}")
+        return value
+
+
+class Detail(_Strict):
+    """Fields read from each listing's own page, and when to fetch it."""
+
+    when: Literal["always", "missing", "never"] = "never"
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+
+    _coerce = field_validator("fields", mode="before")(classmethod(
+        lambda cls, v: {k: _field(x) for k, x in v.items()} if isinstance(v, dict) else v))
+
+
+class Blocked(_Strict):
+    """What a CAPTCHA, bot wall or login wall looks like on this marketplace."""
+
+    selectors: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+
+
+class Politeness(_Strict):
+    concurrency: int = Field(default=4, ge=1, le=64)
+    delay: float = Field(default=0.0, ge=0)
+    robots_txt: bool = True
+    autothrottle: bool = True
+
+
+class MarketplaceProfile(_Strict):
+    """One marketplace, as a sweep needs to know it."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str
+    base_url: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    notice_program: Literal["dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email"]
+    search: Search
+    listing: ListingSpec
+    detail: Detail = Field(default_factory=Detail)
+    blocked: Blocked = Field(default_factory=Blocked)
+    politeness: Politeness = Field(default_factory=Politeness)
+    spider: str | None = None  # dotted path of a Python spider class, the escape hatch
+    source: str = ""  # the file it came from (set by the loader)
+
+    def search_url(self, keyword: str, page: int | None = None) -> str:
+        from urllib.parse import quote_plus
+
+        return self.search.url.format(base_url=self.base_url.rstrip("/"),
+                                      keyword=quote_plus(keyword),
+                                      page=page if page is not None else
+                                      self.search.pagination.first_page)
+
+
+def _hint(name: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _problems(path: Path, doc: Any, exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            allowed = _fields_at(parent)
+            msg = f"unknown field {loc[-1]!r}{_hint(str(loc[-1]), allowed)}"
+        elif err["type"] == "missing":
+            msg = f"missing required field {loc[-1]!r}"
+            loc = loc[:-1]
+        out.append(f"{yamlfile.where(path, doc, loc)}: {'.'.join(map(str, loc))}: {msg}"
+                   if loc else f"{yamlfile.where(path, doc, loc)}: {msg}")
+    return out
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = MarketplaceProfile
+    for part in loc:
+        info = model.model_fields.get(str(part))
+        ann = getattr(info, "annotation", None)
+        candidates = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)]
+        nxt = next((a for a in candidates if issubclass(a, BaseModel)), None)
+        if nxt is None:
+            return []
+        model = nxt
+    return list(model.model_fields)
+
+
+def load_profile(path: Path) -> MarketplaceProfile:
+    """Load and validate one profile file."""
+    doc = yamlfile.load(path)
+    if not isinstance(doc, dict):
+        raise ConfigError([f"{path}:1:1: a marketplace profile is a mapping of fields"])
+    try:
+        base = yamlfile.interpolate(str(doc.get("base_url", "")))
+    except KeyError as exc:
+        raise ConfigError([f"{yamlfile.where(path, doc, ('base_url',))}: base_url: "
+                           f"environment variable {exc.args[0]} is not set and has no "
+                           "default (write ${NAME:-default})"]) from exc
+    data = dict(doc) | {"base_url": base, "source": str(path)}
+    try:
+        profile = MarketplaceProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(path, doc, exc)) from exc
+    if profile.name != path.stem:
+        raise ConfigError([f"{yamlfile.where(path, doc, ('name',))}: name: {profile.name!r} "
+                           f"must match the file name {path.stem!r}"])
+    return profile
+
+
+def load_profiles(extra_dirs: list[Path] | None = None) -> dict[str, MarketplaceProfile]:
+    """Every profile: the built-in ones, then the user's (which win), reporting all errors."""
+    files: dict[str, Path] = {}
+    for folder in [BUILTIN_DIR, *(extra_dirs or [])]:
+        if not folder.is_dir():
+            raise ConfigError([f"{folder}: no such folder of marketplace profiles"])
+        for file in sorted(folder.glob("*.yaml")):
+            files[file.stem] = file
+    profiles: dict[str, MarketplaceProfile] = {}
+    problems: list[str] = []
+    for name, file in sorted(files.items()):
+        try:
+            profiles[name] = load_profile(file)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return profiles
+
+
+def select(profiles: dict[str, MarketplaceProfile], names: list[str]
+           ) -> list[MarketplaceProfile]:
+    """The named profiles (all when ``names`` is empty); unknown names are an error."""
+    if not names:
+        return list(profiles.values())
+    out = []
+    for name in names:
+        if name not in profiles:
+            raise UnknownMarketplace(f"unknown marketplace {name!r}{_hint(name, list(profiles))}"
+                                     f": known are {', '.join(sorted(profiles))}; add a "
+                                     "profile with --marketplaces DIR")
+        out.append(profiles[name])
+    return out

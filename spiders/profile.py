@@ -1,0 +1,278 @@
+"""The generic spider: sweeps one marketplace, described by its profile, for keywords.
+
+One crawler runs per marketplace in a sweep, so one marketplace that blocks us or changes
+its layout closes only its own crawler, and its health is recorded, never mistaken for
+"no results".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import scrapy
+from parsel import Selector
+from scrapy.exceptions import CloseSpider
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler import extract
+from crawler.browser_pages import ContextRotation, settle
+from crawler.items import Listing
+from crawler.normalize import clean_text, parse_int, parse_price
+from crawler.profiles import MarketplaceProfile
+
+
+@dataclass
+class Health:
+    """How a marketplace behaved during a sweep."""
+
+    status: str = "ok"  # ok | blocked | extraction_failed | failed
+    reason: str | None = None  # the page that showed the problem, and what it was
+    pages: dict[str, int] = field(default_factory=lambda: {"http": 0, "browser": 0})
+    detail_pages: int = 0
+    listings: int = 0  # distinct listings seen
+    no_results: list[str] = field(default_factory=list)  # keywords with no results
+    failed_pages: list[str] = field(default_factory=list)
+    switched_to_browser: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ProfileSpider(scrapy.Spider):
+    """Runs any marketplace profile. Arguments: ``profile``, ``keywords``, ``max_pages``."""
+
+    name = "profile"
+
+    def __init__(self, profile: MarketplaceProfile, keywords: list[str],
+                 max_pages: int | None = None, **kwargs: Any) -> None:
+        super().__init__(name=profile.name, **kwargs)
+        self.profile = profile
+        self.keywords = keywords
+        self.max_pages = min(max_pages or profile.search.pagination.max_pages,
+                             profile.search.pagination.max_pages)
+        self.browser = profile.search.render == "browser"
+        self.health = Health()
+        self.seen: set[str] = set()
+        self.contexts: ContextRotation | None = None
+        # a detail page is fetched once, whichever keyword found the listing first
+        self.details: dict[str, dict[str, extract.Value]] = {}
+        self.waiting: dict[str, list[Listing]] = {}
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        per_context = self.settings.getint("BRANDSWEEP_PAGES_PER_CONTEXT", 40)
+        self.contexts = ContextRotation(self.profile.name, per_context)
+        for keyword in self.keywords:
+            yield self.search_request(keyword, 1, self.profile.search_url(keyword))
+
+    def search_request(self, keyword: str, page: int, url: str,
+                       browser: bool | None = None) -> scrapy.Request:
+        browser = self.browser if browser is None else browser
+        meta: dict[str, Any] = {"keyword": keyword, "page": page,
+                                "render": "browser" if browser else "http"}
+        if browser:
+            assert self.contexts is not None
+            meta.update(
+                playwright=True,
+                playwright_include_page=True,
+                playwright_context=self.contexts.next_name(),
+                playwright_page_methods=[_settle_method(self.profile, self.max_pages)],
+            )
+        return scrapy.Request(url, callback=self.parse_search, errback=self.on_error,
+                              meta=meta, dont_filter=browser)
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    async def parse_search(self, response: Response) -> AsyncIterator[Any]:
+        # a browser page is closed before anything else can fail
+        page = response.meta.get("playwright_page")
+        if page is not None and self.contexts is not None:
+            await self.contexts.release(page, response.meta.get("playwright_context"))
+        for out in self._parse_search(response):
+            yield out
+
+    def _parse_search(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        render = meta["render"]
+        self.health.pages[render] += 1
+        if not isinstance(response, TextResponse):
+            self._fail("extraction_failed", f"{response.url}: not a text page")
+        self._check_blocked(response)
+        cards = response.css(self.profile.listing.card)
+        if not cards:
+            yield from self._no_cards(response)
+            return
+        broken = 0
+        for card in cards:
+            listing = self._listing(card, response)
+            if listing is None:
+                broken += 1
+                continue
+            if not self._needs_detail(listing):
+                yield listing
+            elif listing.listing_id in self.details:
+                yield self._with_detail(listing, self.details[listing.listing_id])
+            elif listing.listing_id in self.waiting:
+                self.waiting[listing.listing_id].append(listing)
+            else:
+                self.waiting[listing.listing_id] = [listing]
+                yield scrapy.Request(listing.url, callback=self.parse_detail,
+                                     errback=self.on_detail_error,
+                                     cb_kwargs={"listing_id": listing.listing_id},
+                                     meta={"render": "http"})
+        if broken * 2 > len(cards):
+            self._fail("extraction_failed", f"{response.url}: {broken} of {len(cards)} "
+                       "listing cards lack an id, URL or title (did the layout change?)")
+        yield from self._next_pages(response, cards)
+
+    def _no_cards(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        no_results = self.profile.listing.no_results
+        if no_results and response.css(no_results):
+            self.health.no_results.append(meta["keyword"])
+            return
+        if meta["page"] > 1 and self.profile.search.pagination.kind == "page_param":
+            return  # walked past the last page
+        if self.profile.search.render == "auto" and meta["render"] == "http":
+            # results exist but HTTP shows none: this marketplace needs a browser
+            self.browser = True
+            self.health.switched_to_browser = True
+            yield self.search_request(meta["keyword"], meta["page"], response.url, True)
+            return
+        self._fail("extraction_failed", f"{response.url}: no listing matched "
+                   f"{self.profile.listing.card!r} and no 'no results' message showed "
+                   f"(did the layout change? check with: brandsweep marketplaces check "
+                   f"{self.profile.name} --keyword {meta['keyword']!r})")
+
+    def _next_pages(self, response: Response, cards: Any) -> Iterator[scrapy.Request]:
+        meta = response.meta
+        pagination = self.profile.search.pagination
+        page = meta["page"]
+        if page >= self.max_pages or (meta["render"] == "browser" and \
+                pagination.kind in ("infinite_scroll", "load_more")):
+            return
+        if pagination.kind in ("next_link", "load_more") and pagination.next:
+            nxt = extract.field(pagination.next, response)
+            if isinstance(nxt, str) and nxt:
+                yield self.search_request(meta["keyword"], page + 1, response.urljoin(nxt),
+                                          meta["render"] == "browser")
+        elif pagination.kind == "page_param":
+            total = extract.field(pagination.total_pages, response) \
+                if pagination.total_pages else None
+            pages = parse_int(total if isinstance(total, str) else None)
+            if pages is None or page < pages:
+                url = self.profile.search_url(meta["keyword"], page + 1)
+                yield self.search_request(meta["keyword"], page + 1, url,
+                                          meta["render"] == "browser")
+
+    def parse_detail(self, response: Response, listing_id: str) -> Iterator[Listing]:
+        self.health.detail_pages += 1
+        self._check_blocked(response)
+        sel = Selector(text=response.text) if isinstance(response, TextResponse) else None
+        values = extract.fields(self.profile.detail.fields, sel, extract.json_ld(sel)) \
+            if sel is not None else {}
+        self.details[listing_id] = values
+        for listing in self.waiting.pop(listing_id, []):
+            yield self._with_detail(listing, values)
+
+    def on_detail_error(self, failure: Failure) -> Iterator[Listing]:
+        """A lost detail page costs its fields, never the listing itself."""
+        request = failure.request  # type: ignore[attr-defined]
+        if not failure.check(CloseSpider):  # type: ignore[no-untyped-call]
+            self.health.failed_pages.append(
+                f"{request.url}: {failure.getErrorMessage()}"[:300])
+        yield from self.waiting.pop(request.cb_kwargs["listing_id"], [])
+
+    def _with_detail(self, listing: Listing, values: dict[str, extract.Value]) -> Listing:
+        for name, value in values.items():
+            if value is not None and getattr(listing, name, None) in (None, []):
+                self._set(listing, name, value)
+        return listing
+
+    async def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        page = request.meta.get("playwright_page")
+        if page is not None and self.contexts is not None:
+            await self.contexts.release(page, request.meta.get("playwright_context"))
+        if failure.check(CloseSpider):  # type: ignore[no-untyped-call]
+            return
+        self.health.failed_pages.append(f"{request.url}: {failure.getErrorMessage()}"[:300])
+        self.logger.error("giving up on %s: %s", request.url, failure.getErrorMessage())
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _check_blocked(self, response: Response) -> None:
+        if not isinstance(response, TextResponse):
+            return
+        blocked = self.profile.blocked
+        hit = next((s for s in blocked.selectors if response.css(s)), None)
+        if hit is None and blocked.text:
+            body = response.text.casefold()
+            hit = next((t for t in blocked.text if t.casefold() in body), None)
+        if hit is not None:
+            self._fail("blocked", f"{response.url}: blocked page ({hit!r} found); the "
+                       "marketplace is showing a CAPTCHA or bot wall, slow down or retry later")
+
+    def _fail(self, status: str, reason: str) -> None:
+        if self.health.status == "ok":
+            self.health.status = status
+            self.health.reason = reason
+        raise CloseSpider(status)
+
+    def _listing(self, card: Selector, response: Response) -> Listing | None:
+        values = extract.fields(self.profile.listing.fields, card)
+        lid, url, title = values.get("listing_id"), values.get("url"), values.get("title")
+        if not (isinstance(lid, str) and isinstance(url, str) and isinstance(title, str)):
+            return None
+        listing = Listing(marketplace=self.profile.name, listing_id=lid,
+                          url=response.urljoin(url), title=clean_text(title) or title,
+                          keyword=response.meta["keyword"],
+                          render_mode=response.meta["render"],
+                          currency=self.profile.currency)
+        for name, value in values.items():
+            if name not in ("listing_id", "url", "title") and value is not None:
+                self._set(listing, name, value, response)
+        if lid not in self.seen:
+            self.seen.add(lid)
+            self.health.listings = len(self.seen)
+        return listing
+
+    def _set(self, listing: Listing, name: str, value: extract.Value,
+             response: Response | None = None) -> None:
+        join = response.urljoin if response is not None else (lambda u: u)
+        if name == "price" and isinstance(value, str):
+            low, high, currency = parse_price(value, self.profile.currency)
+            listing.price = str(low) if low is not None else None
+            listing.price_high = str(high) if high is not None else None
+            listing.currency = currency
+        elif name in ("units_sold", "moq"):
+            setattr(listing, name, parse_int(value if isinstance(value, str) else None))
+        elif name == "image_urls":
+            urls = value if isinstance(value, list) else [value] if value else []
+            listing.image_urls = [join(u) for u in urls]
+        elif name in ("url", "seller_url") and isinstance(value, str):
+            setattr(listing, name, join(value))
+        elif isinstance(value, str):
+            setattr(listing, name, clean_text(value))
+
+    def _needs_detail(self, listing: Listing) -> bool:
+        detail = self.profile.detail
+        if detail.when == "always":
+            return True
+        if detail.when == "missing":
+            return any(getattr(listing, name, None) in (None, []) for name in detail.fields
+                       if name != "description")
+        return False
+
+
+def _settle_method(profile: MarketplaceProfile, max_pages: int) -> Any:
+    from scrapy_playwright.page import PageMethod
+
+    async def run(page: Any) -> dict[str, int]:
+        return await settle(page, profile, max_pages)
+
+    return PageMethod(run)
