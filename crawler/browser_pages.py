@@ -33,7 +33,12 @@ async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
     card = profile.listing.card
     markers = [card, *filter(None, [profile.listing.no_results]),
                *profile.blocked.selectors]
-    await page.wait_for_selector(", ".join(markers), timeout=wait_ms)
+    try:
+        await page.wait_for_selector(", ".join(markers), timeout=wait_ms)
+    except Exception:
+        # none of the profile's markers ever showed: hand the page over as it is, and
+        # the spider reports it as a failed extraction (a layout change), not a timeout
+        return {"batches": 0, "settled": 0}
     pagination = profile.search.pagination
     batches = 1
     if await page.locator(card).count() == 0:

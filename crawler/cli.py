@@ -170,8 +170,11 @@ def browser(install: bool) -> None:
 
 @cli.command()
 @click.option("--seed", default=7, show_default=True, help="Fixture catalogue seed.")
-def demo(seed: int) -> None:
-    """Start the fixture marketplaces and run the demo against them."""
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default="brandsweep-demo.db", show_default=True,
+              help="The demo's own store, kept apart from your real one.")
+def demo(seed: int, db: Path) -> None:
+    """Start the fixture marketplaces and sweep the demo brands against them."""
     from crawler.demo import run
 
-    run(click.echo, seed=seed)
+    sys.exit(run(click.echo, db, seed=seed))

@@ -8,6 +8,7 @@ validated on load and every problem is reported as ``path:line:col: message``.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,6 +97,9 @@ class Search(_Strict):
 
     url: str  # {base_url}, {keyword} (URL-encoded), {page} for page_param
     render: Literal["http", "browser", "auto"] = "http"
+    # browser: how long a page may take to show listings (or a "no results" or blocked
+    # marker) while its own scripts fetch, retry and render
+    wait_seconds: float = Field(default=15.0, gt=0, le=300)
     pagination: Pagination
 
     @field_validator("url")
@@ -193,6 +197,8 @@ def _problems(path: Path, doc: Any, exc: ValidationError) -> list[str]:
             parent = loc[:-1]
             allowed = _fields_at(parent)
             msg = f"unknown field {loc[-1]!r}{_hint(str(loc[-1]), allowed)}"
+        elif (m := re.search(r"unknown listing field '([^']+)'", msg)) is not None:
+            loc = (*loc, m.group(1))  # point at the field's own line
         elif err["type"] == "missing":
             msg = f"missing required field {loc[-1]!r}"
             loc = loc[:-1]

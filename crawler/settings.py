@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "crawler.downloadermiddlewares.retry.BackoffRetryMiddleware": 550,
     },
     "ITEM_PIPELINES": {"crawler.pipelines.store.StorePipeline": 300},
-    "LOG_LEVEL": "ERROR",
+    "LOG_LEVEL": "CRITICAL",  # the sweep summary carries every failure; -v for the log
     "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser_pages.abort_heavy_request",
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
     "PLAYWRIGHT_MAX_CONTEXTS": 2,

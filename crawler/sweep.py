@@ -68,7 +68,7 @@ def run(plan: SweepPlan) -> SweepResult:
     chromium = find_chromium() if any(p.search.render != "http" for p in plan.profiles) \
         else None
     process = CrawlerProcess(settings={"TWISTED_REACTOR": bs.DEFAULTS["TWISTED_REACTOR"],
-                                       "LOG_LEVEL": plan.log_level or "ERROR",
+                                       "LOG_LEVEL": plan.log_level or "CRITICAL",
                                        "TELNETCONSOLE_ENABLED": False,
                                        "REMOTE_CONTROL_ENABLED": False,
                                        "LOG_INSTALL_ROOT_HANDLER": True})

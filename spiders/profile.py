@@ -273,6 +273,7 @@ def _settle_method(profile: MarketplaceProfile, max_pages: int) -> Any:
     from scrapy_playwright.page import PageMethod
 
     async def run(page: Any) -> dict[str, int]:
-        return await settle(page, profile, max_pages)
+        return await settle(page, profile, max_pages,
+                            wait_ms=int(profile.search.wait_seconds * 1000))
 
     return PageMethod(run)

@@ -48,8 +48,10 @@ def test_browser_error_is_one_line_with_exit_1(monkeypatch: pytest.MonkeyPatch) 
         "point it at a Chromium binary or unset it")
 
 
-def test_demo_runs_against_the_fixture_marketplaces() -> None:
-    result = CliRunner().invoke(cli, ["demo"])
+@pytest.mark.browser
+def test_demo_sweeps_both_brands(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--db", str(tmp_path / "demo.db")])
     assert result.exit_code == 0, result.output
+    assert "sweep 1: ok" in result.output and "sweep 2: ok" in result.output
     for market in ("bazaar", "shopfront", "megamart", "tradehub"):
-        assert market in result.output
+        assert result.output.count(f"  {market} ") == 2

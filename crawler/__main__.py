@@ -1,0 +1,5 @@
+"""``python -m crawler`` is the ``brandsweep`` command."""
+
+from crawler.cli import cli
+
+cli(prog_name="brandsweep")

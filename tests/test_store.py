@@ -1,0 +1,93 @@
+"""The SQLite store: migrations, listing identity, keyword merging, history, FTS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.items import Listing
+from crawler.store import MIGRATIONS, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "t.db")
+    s.migrate()
+    return s
+
+
+def _listing(keyword: str, price: str = "10.00", title: str = "Acme Pulse X2") -> Listing:
+    return Listing(marketplace="bazaar", listing_id="123", url="http://x/itm/123", title=title,
+                   keyword=keyword, render_mode="http", price=price, currency="USD")
+
+
+def test_migrations_apply_once(store: Store) -> None:
+    assert store.migrate() == []
+    names = [r["name"] for r in store.db.table("_migrations").rows]
+    assert names == [name for name, _ in MIGRATIONS]
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_same_listing_two_keywords_is_one_row_with_both(store: Store) -> None:
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme", "acme headphones"],
+                              max_pages=1)
+    assert store.save(sweep, [_listing("acme")]) == 1
+    assert store.save(sweep, [_listing("acme headphones")]) == 0
+    rows = list(store.db.table("listings").rows)
+    assert len(rows) == 1
+    assert json.loads(rows[0]["keywords"]) == ["acme", "acme headphones"]
+    obs = list(store.db.table("observations").rows)
+    assert len(obs) == 1 and json.loads(obs[0]["keywords"]) == ["acme", "acme headphones"]
+
+
+def test_history_survives_in_observations(store: Store) -> None:
+    first = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    store.save(first, [_listing("acme", "10.00")])
+    store.finish_sweep(first, "ok", {})
+    second = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                               marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    store.save(second, [_listing("acme", "7.50", "Acme Pulse X2 SALE")])
+    row = store.db.table("listings").get(("bazaar", "123"))
+    assert row["price"] == "7.50" and row["first_sweep"] == first and row["last_sweep"] == second
+    prices = [r["price"] for r in store.db.query(
+        "select price from observations order by sweep_id")]
+    assert prices == ["10.00", "7.50"]
+
+
+def test_campaign_tags_accumulate(store: Store) -> None:
+    sweep = store.start_sweep(kind="crawl", brand=None, campaign="launch",
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    store.save(sweep, [_listing("acme")], campaign="launch")
+    store.save(sweep, [_listing("acme")], campaign="spring")
+    row = store.db.table("listings").get(("bazaar", "123"))
+    assert json.loads(row["campaigns"]) == ["launch", "spring"]
+
+
+def test_full_text_search_over_titles(store: Store) -> None:
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    store.save(sweep, [_listing("acme", title="Acme Pulse X2 Replica AAA")])
+    assert [r["listing_id"] for r in store.search("replica")] == ["123"]
+    assert store.search("velora") == []
+
+
+def test_a_dead_sweep_is_marked_interrupted(store: Store, tmp_path: Path) -> None:
+    code = (f"from crawler.store import Store; s = Store({str(store.path)!r}); s.migrate(); "
+            "print(s.start_sweep(kind='sweep', brand='acme', campaign=None, "
+            "marketplaces=[], keywords=[], max_pages=1))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    dead = int(done.stdout)
+    assert store.sweep(dead)["status"] == "running"
+    assert store.mark_interrupted() == 1
+    assert store.sweep(dead)["status"] == "interrupted"
+    # our own running sweep is alive, so it is left alone
+    ours = store.start_sweep(kind="sweep", brand="acme", campaign=None, marketplaces=[],
+                             keywords=[], max_pages=1)
+    assert store.mark_interrupted() == 0 and store.sweep(ours)["status"] == "running"
