@@ -31,6 +31,7 @@ class CheckReport:
     fill: dict[str, int] = field(default_factory=dict)  # field -> cards where it was found
     next_page: str | None = None
     error: str | None = None
+    hint: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +60,8 @@ class CheckReport:
             out.extend(f"    {k}: {v!r}" for k, v in sample.items())
         if self.next_page:
             out.append(f"  next page: {self.next_page}")
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
         out.append("  result: " + ("ok" if self.ok else "PROBLEM: fix the selectors above"))
         return out
 
@@ -131,6 +134,7 @@ def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = No
         found = extract.field(nxt, sel)
         report.next_page = found if isinstance(found, str) else None
     if not cards and not report.no_results and not browser and profile.search.render == "auto":
-        report.error = ("no listings over HTTP and no 'no results' message: this page "
-                        "needs a browser; run again with --browser")
+        report.hint = ("no listings over HTTP and no 'no results' message: either the "
+                       "page needs a browser (run again with --browser) or its layout "
+                       "changed (fix the selectors above)")
     return report

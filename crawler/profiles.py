@@ -174,13 +174,26 @@ class MarketplaceProfile(_Strict):
     spider: str | None = None  # dotted path of a Python spider class, the escape hatch
     source: str = ""  # the file it came from (set by the loader)
 
-    def search_url(self, keyword: str, page: int | None = None) -> str:
+    @model_validator(mode="after")
+    def _json_api_fields(self) -> MarketplaceProfile:
+        json_api = self.search.pagination.kind == "json_api"
+        for name, spec in self.listing.fields.items():
+            if json_api != (spec.jsonpath is not None):
+                raise ValueError(f"listing field {name!r}: " + (
+                    "a json_api profile reads fields with 'jsonpath'" if json_api else
+                    "'jsonpath' is only for json_api profiles; use css or xpath"))
+        if json_api and self.search.render != "http":
+            raise ValueError("a json_api profile fetches JSON over HTTP: use render: http")
+        return self
+
+    def search_url(self, keyword: str, page: int | None = None, offset: int = 0) -> str:
+        """The search URL: ``{keyword}``, ``{page}`` and ``{offset}`` filled in."""
         from urllib.parse import quote_plus
 
         return self.search.url.format(base_url=self.base_url.rstrip("/"),
                                       keyword=quote_plus(keyword),
                                       page=page if page is not None else
-                                      self.search.pagination.first_page)
+                                      self.search.pagination.first_page, offset=offset)
 
 
 def _hint(name: str, choices: tuple[str, ...] | list[str]) -> str:

@@ -9,14 +9,15 @@ _LABEL = {"ok": "ok", "blocked": "BLOCKED", "extraction_failed": "EXTRACTION FAI
 
 
 def text(result: SweepResult, db: str) -> list[str]:
+    w = max([12, *(len(n) + 1 for n in result.marketplaces)])
     lines = [f"sweep {result.sweep_id}: {result.status} in {result.elapsed:.1f}s  "
              f"(store: {db})",
-             f"  {'marketplace':<12} {'status':<18} {'listings':>8} {'new':>6} {'pages':>6} "
+             f"  {'marketplace':<{w}} {'status':<18} {'listings':>8} {'new':>6} {'pages':>6} "
              f"{'mode':<8} {'retries':>7}"]
     for name, m in result.marketplaces.items():
         pages = m.get("pages", {})
         lines.append(
-            f"  {name:<12} {_LABEL.get(m['status'], m['status']):<18} "
+            f"  {name:<{w}} {_LABEL.get(m['status'], m['status']):<18} "
             f"{m.get('listings', 0):>8} {m.get('new_listings', 0):>6} "
             f"{sum(pages.values()):>6} {m.get('render_mode', '-'):<8} {m.get('retries', 0):>7}")
     for name, m in result.marketplaces.items():

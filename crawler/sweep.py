@@ -80,7 +80,14 @@ def run(plan: SweepPlan) -> SweepResult:
         process.crawl(crawler, profile=profile, keywords=plan.keywords,
                       max_pages=plan.max_pages)
         crawlers.append((profile, crawler))
-    process.start()
+    from crawler.progress import Progress
+
+    progress = Progress([(p.name, c) for p, c in crawlers])
+    progress.start()
+    try:
+        process.start()
+    finally:
+        progress.stop()
 
     result = SweepResult(sweep_id, "ok")
     for profile, crawler in crawlers:
@@ -108,6 +115,12 @@ def _health(crawler: Any) -> dict[str, Any]:
         health["reason"] = f"{len(health['failed_pages'])} pages failed after retries"
     if health["status"] == "partial":
         health["status"] = "failed"
+    errors = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/"))
+    if errors and health["status"] == "ok":
+        # a page the spider could not process is a page whose listings were lost
+        health["status"] = "failed"
+        health["reason"] = (f"{errors} pages raised errors while being read; run with -v "
+                            "to see them")
     if stats.get("brandsweep/store_errors"):
         health["status"] = "failed"
         health["reason"] = f"could not save listings: {stats.get('brandsweep/store_error')}"

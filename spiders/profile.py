@@ -102,7 +102,18 @@ class ProfileSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self._fail("extraction_failed", f"{response.url}: not a text page")
         self._check_blocked(response)
-        cards = response.css(self.profile.listing.card)
+        if self.profile.search.pagination.kind == "json_api":
+            data = self._json(response)
+            found = extract.dig(data, self.profile.listing.card)
+            if isinstance(found, list) and not found:
+                self.health.no_results.append(meta["keyword"])
+                return
+            if not isinstance(found, list):
+                self._fail("extraction_failed", f"{response.url}: no list at "
+                           f"{self.profile.listing.card!r} in the JSON (did the API change?)")
+            cards: Any = found
+        else:
+            cards = response.css(self.profile.listing.card)
         if not cards:
             yield from self._no_cards(response)
             return
@@ -155,7 +166,14 @@ class ProfileSpider(scrapy.Spider):
         if page >= self.max_pages or (meta["render"] == "browser" and \
                 pagination.kind in ("infinite_scroll", "load_more")):
             return
-        if pagination.kind in ("next_link", "load_more") and pagination.next:
+        if pagination.kind == "json_api" and pagination.next:
+            nxt = extract.field(pagination.next, item=self._json(response))
+            if isinstance(nxt, str) and nxt.isdigit():
+                url = self.profile.search_url(meta["keyword"], page + 1, offset=int(nxt))
+                yield self.search_request(meta["keyword"], page + 1, url)
+            elif isinstance(nxt, str) and nxt:
+                yield self.search_request(meta["keyword"], page + 1, response.urljoin(nxt))
+        elif pagination.kind in ("next_link", "load_more") and pagination.next:
             nxt = extract.field(pagination.next, response)
             if isinstance(nxt, str) and nxt:
                 yield self.search_request(meta["keyword"], page + 1, response.urljoin(nxt),
@@ -209,7 +227,9 @@ class ProfileSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             return
         blocked = self.profile.blocked
-        hit = next((s for s in blocked.selectors if response.css(s)), None)
+        is_html = "html" in response.headers.get(b"Content-Type", b"text/html").decode(
+            "latin-1").lower()
+        hit = next((s for s in blocked.selectors if is_html and response.css(s)), None)
         if hit is None and blocked.text:
             body = response.text.casefold()
             hit = next((t for t in blocked.text if t.casefold() in body), None)
@@ -223,8 +243,20 @@ class ProfileSpider(scrapy.Spider):
             self.health.reason = reason
         raise CloseSpider(status)
 
-    def _listing(self, card: Selector, response: Response) -> Listing | None:
-        values = extract.fields(self.profile.listing.fields, card)
+    def _json(self, response: Response) -> Any:
+        import json
+
+        try:
+            return json.loads(response.text)  # type: ignore[attr-defined]
+        except ValueError:
+            self._fail("extraction_failed", f"{response.url}: the API did not answer JSON")
+
+    def _listing(self, card: Any, response: Response) -> Listing | None:
+        if isinstance(card, dict):
+            values = {name: extract.field(spec, item=card)
+                      for name, spec in self.profile.listing.fields.items()}
+        else:
+            values = extract.fields(self.profile.listing.fields, card)
         lid, url, title = values.get("listing_id"), values.get("url"), values.get("title")
         if not (isinstance(lid, str) and isinstance(url, str) and isinstance(title, str)):
             return None

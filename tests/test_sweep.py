@@ -186,3 +186,66 @@ def test_bad_input_is_one_line_and_exit_2(plain: FixtureServer, tmp_path: Path,
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_json_api_profile_from_a_user_folder(plain: FixtureServer, catalogue: Catalogue,
+                                             tmp_path: Path) -> None:
+    """A marketplace with a public JSON API needs a profile, not a browser."""
+    db = tmp_path / "api.db"
+    folder = str(Path(__file__).parent / "profiles")
+    done = brandsweep(plain, "crawl", "--campaign", "api", "--keyword", "velora",
+                      "--marketplace", "shopfront-api", "--marketplaces", folder,
+                      "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = stored(db)
+    truth = {r["listing_id"]: r for r in catalogue.truth(plain.url, "shopfront", "velora")}
+    assert {k[1] for k in rows} == truth.keys()
+    for (_, lid), r in rows.items():
+        assert (r["title"], r["price"], r["currency"], r["seller"]) == (
+            truth[lid]["title"], truth[lid]["price"], "EUR", truth[lid]["seller"])
+    per = json.loads(done.stdout)["marketplaces"]["shopfront-api"]
+    assert per["pages"] == {"http": 9, "browser": 0}
+
+
+@pytest.mark.browser
+def test_kill_9_mid_sweep_leaves_a_consistent_store_and_the_next_sweep_completes_it(
+        catalogue: Catalogue, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    db = tmp_path / "killed.db"
+    faults = parse_faults("slow")  # stretch the sweep so the kill lands in the middle
+    with FixtureServer(port=0, seed=7, faults=faults,
+                       settings=FaultSettings(slow_seconds=1.0)) as server:
+        env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
+        proc = subprocess.Popen([SCRIPT, "sweep", "--brand", "acme", "--db", str(db)],
+                                env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until some listings are committed
+            time.sleep(0.5)
+            if db.exists():
+                try:
+                    con = sqlite3.connect(db)
+                    if con.execute("select count(*) from listings").fetchone()[0] > 100:
+                        break
+                except sqlite3.OperationalError:
+                    pass  # the schema is still being created
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        con = sqlite3.connect(db)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        partial = con.execute("select count(*) from listings").fetchone()[0]
+        assert 0 < partial < 720
+        assert con.execute("select status from sweeps").fetchone()[0] == "running"
+        con.close()
+
+        done = brandsweep(server, "sweep", "--brand", "acme", "--db", str(db), "--json")
+        assert done.returncode == 0, done.stderr
+        con = sqlite3.connect(db)
+        statuses = [r[0] for r in con.execute("select status from sweeps order by id")]
+        assert statuses == ["interrupted", "ok"]
+        assert_store_matches_truth(db, expected(catalogue, server.url, "acme"))
+        dupes = con.execute("select count(*) from (select marketplace, listing_id from "
+                            "listings group by 1, 2 having count(*) > 1)").fetchone()[0]
+        assert dupes == 0

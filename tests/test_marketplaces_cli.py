@@ -1,0 +1,69 @@
+"""``brandsweep marketplaces list`` and ``check``: what a profile author runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.faults import parse_faults
+from fixtures.server import FixtureServer
+
+SCRIPT = str(Path(sys.executable).with_name("brandsweep"))
+
+
+def run(server: FixtureServer | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if server is not None:
+        env["BRANDSWEEP_FIXTURE_URL"] = server.url
+    return subprocess.run([SCRIPT, "marketplaces", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_list_shows_every_profile() -> None:
+    done = run(None, "list")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["bazaar", "megamart", "shopfront",
+                                                   "tradehub"]
+    assert "infinite_scroll" in done.stdout and "alibaba_ipp" in done.stdout
+
+
+def test_check_shows_what_each_selector_found(fixture_server: FixtureServer) -> None:
+    done = run(fixture_server, "check", "tradehub", "--keyword", "acme")
+    assert done.returncode == 0, done.stdout
+    assert "cards (.offer-card): 20" in done.stdout
+    assert "title             20/20" in done.stdout
+    assert "price             20/20" in done.stdout
+    assert "card 1:" in done.stdout and "result: ok" in done.stdout
+
+
+def test_check_points_at_a_changed_layout() -> None:
+    with FixtureServer(port=0, faults=parse_faults("layout:bazaar")) as server:
+        done = run(server, "check", "bazaar", "--keyword", "acme")
+    assert done.returncode == 3
+    assert "cards (li.s-item): 0" in done.stdout
+    assert "PROBLEM" in done.stdout
+
+
+def test_check_says_when_a_page_needs_a_browser(fixture_server: FixtureServer) -> None:
+    done = run(fixture_server, "check", "shopfront", "--keyword", "acme")
+    assert done.returncode == 3
+    assert "the page needs a browser (run again with --browser)" in done.stdout
+
+
+@pytest.mark.browser
+def test_check_in_the_browser(fixture_server: FixtureServer) -> None:
+    done = run(fixture_server, "check", "shopfront", "--keyword", "acme", "--browser")
+    assert done.returncode == 0, done.stdout
+    assert "(browser, HTTP 200)" in done.stdout
+    assert "cards (article.product-tile): 20" in done.stdout
+
+
+def test_check_unknown_marketplace_exit_2() -> None:
+    done = run(None, "check", "ebay", "--keyword", "x")
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: unknown marketplace 'ebay'")
