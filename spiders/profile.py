@@ -227,8 +227,8 @@ class ProfileSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             return
         blocked = self.profile.blocked
-        is_html = "html" in response.headers.get(b"Content-Type", b"text/html").decode(
-            "latin-1").lower()
+        ctype = response.headers.get(b"Content-Type") or b"text/html"
+        is_html = b"html" in ctype.lower()
         hit = next((s for s in blocked.selectors if is_html and response.css(s)), None)
         if hit is None and blocked.text:
             body = response.text.casefold()
@@ -247,7 +247,7 @@ class ProfileSpider(scrapy.Spider):
         import json
 
         try:
-            return json.loads(response.text)  # type: ignore[attr-defined]
+            return json.loads(response.text)
         except ValueError:
             self._fail("extraction_failed", f"{response.url}: the API did not answer JSON")
 
