@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import re2
+from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 
 from crawler.profiles import FieldSpec
 
@@ -43,9 +46,42 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
+@lru_cache(maxsize=1024)
+def _xpath(css: str | None, xpath: str | None) -> etree.XPath:
+    """A field's selector compiled once: parsel translates and re-parses it on every call,
+    which was most of the cost of reading a page of listings."""
+    return etree.XPath(css2xpath(css) if css is not None else xpath,
+                       namespaces={"re": "http://exslt.org/regular-expressions"})
+
+
+@lru_cache(maxsize=1024)
+def _re2(pattern: str) -> Any:
+    return re2.compile(pattern)
+
+
+def _strings(found: Any) -> list[str]:
+    if not isinstance(found, list):
+        return [str(found)] if found is not None else []
+    out = []
+    for v in found:
+        if isinstance(v, etree._Element):
+            out.append(etree.tostring(v, encoding="unicode", method="html", with_tail=False))
+        else:
+            out.append(str(v))
+    return out
+
+
+def _root(node: Any) -> Any:
+    """The lxml element behind a parsel ``Selector`` or a Scrapy response."""
+    root = getattr(node, "root", None)
+    if root is None and hasattr(node, "selector"):
+        root = node.selector.root
+    return root
+
+
 def _finish(spec: FieldSpec, values: list[str]) -> Value:
     if spec.regex:
-        pattern = re2.compile(spec.regex)
+        pattern = _re2(spec.regex)
         kept = []
         for v in values:
             m = pattern.search(v)
@@ -62,10 +98,12 @@ def field(spec: FieldSpec, node: Any = None, ld: dict[str, Any] | None = None,
           item: Any = None) -> Value:
     """One field's value from a card or page (``node``: a parsel ``Selector`` or Scrapy
     response), the page's JSON-LD, or a JSON item."""
-    if spec.css is not None and node is not None:
-        return _finish(spec, node.css(spec.css).getall())
-    if spec.xpath is not None and node is not None:
-        return _finish(spec, node.xpath(spec.xpath).getall())
+    if (spec.css is not None or spec.xpath is not None) and node is not None:
+        root = _root(node)
+        if isinstance(root, etree._Element):
+            return _finish(spec, _strings(_xpath(spec.css, spec.xpath)(root)))
+        found = node.css(spec.css) if spec.css is not None else node.xpath(spec.xpath)
+        return _finish(spec, found.getall())
     source = ld if spec.jsonld is not None else item
     path = spec.jsonld if spec.jsonld is not None else spec.jsonpath
     found = dig(source, path) if source is not None and path else None

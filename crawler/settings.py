@@ -7,12 +7,12 @@ from typing import Any
 from crawler import __version__
 from crawler.profiles import MarketplaceProfile
 
-PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+PLAYWRIGHT_HANDLER = "crawler.downloadhandlers.playwright.LazyPlaywrightDownloadHandler"
 
 DEFAULTS: dict[str, Any] = {
     "AUTOTHROTTLE_ENABLED": True,
     "AUTOTHROTTLE_MAX_DELAY": 30.0,
-    "AUTOTHROTTLE_START_DELAY": 0.25,
+    "AUTOTHROTTLE_START_DELAY": 0.1,
     "BOT_NAME": "brandsweep",
     "BRANDSWEEP_FLUSH_ITEMS": 200,
     "BRANDSWEEP_FLUSH_SECONDS": 2.0,
@@ -53,7 +53,7 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
     s = dict(DEFAULTS)
     s.update({
         "AUTOTHROTTLE_ENABLED": profile.politeness.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": max(profile.politeness.delay, 0.25),
+        "AUTOTHROTTLE_START_DELAY": max(profile.politeness.delay, 0.1),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(profile.politeness.concurrency),
         "BRANDSWEEP_CAMPAIGN": campaign,
         "BRANDSWEEP_DB": db,

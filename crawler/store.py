@@ -62,6 +62,20 @@ def _initial(db: sqlite_utils.Database) -> None:
                               tokenize="unicode61 remove_diacritics 2")
 
 
+@migration("0002_fts_only_on_text_changes")
+def _fts_on_text_changes(db: sqlite_utils.Database) -> None:
+    # every sweep touches last_seen on every listing; re-indexing the text each time
+    # was most of the cost of storing a page
+    db.execute("drop trigger if exists listings_au")
+    db.execute("""
+        create trigger listings_au after update of title, description on listings begin
+          insert into listings_fts (listings_fts, rowid, title, description)
+            values ('delete', old.rowid, old.title, old.description);
+          insert into listings_fts (rowid, title, description)
+            values (new.rowid, new.title, new.description);
+        end""")
+
+
 class Store:
     """One SQLite file. Open it, ``migrate()``, then record sweeps and listings."""
 
@@ -130,46 +144,62 @@ class Store:
              ) -> int:
         """Upsert listings and their observations in one transaction; return how many were
         new to the store. The same listing found by another keyword gains that keyword."""
-        new = 0
+        batch: dict[tuple[str, str], Listing] = {}
+        found_by: dict[tuple[str, str], set[str]] = {}
+        for item in listings:
+            key = (item.marketplace, item.listing_id)
+            if key in batch and item.description is None:
+                item.description = batch[key].description
+            batch[key] = item  # the latest sighting wins, keywords accumulate
+            found_by.setdefault(key, set()).add(item.keyword)
+        if not batch:
+            return 0
         seen_at = now()
-        with self.db.conn:
-            for item in listings:
-                key = (item.marketplace, item.listing_id)
-                old = self._get("listings", key)
-                keywords = _merge(old.get("keywords") if old else None, [item.keyword])
-                campaigns = _merge(old.get("campaigns") if old else None,
+        conn = self.db.conn
+        with conn:
+            old = self._existing("listings", "keywords, campaigns", list(batch))
+            old_obs = self._existing("observations", "keywords", list(batch), sweep_id)
+            listing_rows, observation_rows = [], []
+            for key, item in batch.items():
+                prev = old.get(key)
+                keywords = _merge(prev["keywords"] if prev else None, found_by[key])
+                campaigns = _merge(prev["campaigns"] if prev else None,
                                    [campaign] if campaign else [])
-                row = {
-                    "marketplace": item.marketplace, "listing_id": item.listing_id,
-                    "url": item.url, "title": item.title, "price": item.price,
-                    "price_high": item.price_high, "currency": item.currency,
-                    "seller": item.seller, "seller_id": item.seller_id,
-                    "seller_url": item.seller_url, "seller_location": item.seller_location,
-                    "ships_from": item.ships_from, "condition": item.condition,
-                    "image_urls": json.dumps(item.image_urls), "units_sold": item.units_sold,
-                    "moq": item.moq, "keywords": keywords, "campaigns": campaigns,
-                    "render_mode": item.render_mode, "last_seen": seen_at,
-                    "last_sweep": sweep_id,
-                }
-                if item.description is not None or old is None:
-                    row["description"] = item.description
-                if old is None:
-                    new += 1
-                    row |= {"first_seen": seen_at, "first_sweep": sweep_id}
-                else:
-                    row |= {"first_seen": old["first_seen"], "first_sweep": old["first_sweep"]}
-                self.db.table("listings").upsert(row, pk=("marketplace", "listing_id"))
-                obs_key = (sweep_id, *key)
-                prev = self._get("observations", obs_key)
-                self.db.table("observations").upsert({
-                    "sweep_id": sweep_id, "marketplace": item.marketplace,
-                    "listing_id": item.listing_id, "seen_at": seen_at, "url": item.url,
-                    "title": item.title, "price": item.price, "price_high": item.price_high,
-                    "currency": item.currency, "seller": item.seller,
-                    "keywords": _merge(prev.get("keywords") if prev else None, [item.keyword]),
-                    "render_mode": item.render_mode,
-                }, pk=("sweep_id", "marketplace", "listing_id"))
-        return new
+                listing_rows.append((
+                    item.marketplace, item.listing_id, item.url, item.title,
+                    item.description, item.price, item.price_high, item.currency,
+                    item.seller, item.seller_id, item.seller_url, item.seller_location,
+                    item.ships_from, item.condition, json.dumps(item.image_urls),
+                    item.units_sold, item.moq, keywords, campaigns, item.render_mode,
+                    seen_at, seen_at, sweep_id, sweep_id))
+                obs_prev = old_obs.get(key)
+                observation_rows.append((
+                    sweep_id, item.marketplace, item.listing_id, seen_at, item.url,
+                    item.title, item.price, item.price_high, item.currency, item.seller,
+                    _merge(obs_prev["keywords"] if obs_prev else None, found_by[key]),
+                    item.render_mode))
+            conn.executemany(_UPSERT_LISTING, listing_rows)
+            conn.executemany(_UPSERT_OBSERVATION, observation_rows)
+        return len(batch) - len(old)
+
+    def _existing(self, table: str, columns: str, keys: list[tuple[str, str]],
+                  sweep_id: int | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """Rows of ``table`` for these (marketplace, listing_id) keys, in a few queries."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        where_sweep = "and t.sweep_id = ?" if sweep_id is not None else ""
+        for i in range(0, len(keys), 400):  # stay far below SQLite's variable limit
+            chunk = keys[i:i + 400]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            params: list[Any] = [v for key in chunk for v in key]
+            if sweep_id is not None:
+                params.append(sweep_id)
+            # only our own table and column names are formatted in; values are bound
+            sql = (f"with k(m, l) as (values {values}) select t.marketplace, t.listing_id, "  # noqa: S608
+                   f"{columns} from [{table}] t join k on t.marketplace = k.m and "
+                   f"t.listing_id = k.l {where_sweep}")
+            for row in self.db.query(sql, params):
+                out[(row["marketplace"], row["listing_id"])] = row
+        return out
 
     def _get(self, table: str, pk: tuple[Any, ...]) -> dict[str, Any] | None:
         try:
@@ -183,7 +213,30 @@ class Store:
         return list(self.db.table("listings").search(text, limit=limit))
 
 
-def _merge(old_json: str | None, add: list[str]) -> str:
+_LISTING_COLUMNS = (
+    "marketplace", "listing_id", "url", "title", "description", "price", "price_high",
+    "currency", "seller", "seller_id", "seller_url", "seller_location", "ships_from",
+    "condition", "image_urls", "units_sold", "moq", "keywords", "campaigns", "render_mode",
+    "first_seen", "last_seen", "first_sweep", "last_sweep")
+_KEEP_FIRST = ("marketplace", "listing_id", "first_seen", "first_sweep")
+# built from the constant column lists above; every value is a bound parameter
+_UPSERT_LISTING = (
+    f"insert into listings ({', '.join(_LISTING_COLUMNS)}) values "  # noqa: S608
+    f"({', '.join('?' * len(_LISTING_COLUMNS))}) on conflict (marketplace, listing_id) do "
+    "update set " + ", ".join(
+        f"{c} = coalesce(excluded.{c}, listings.{c})" if c == "description" else
+        f"{c} = excluded.{c}" for c in _LISTING_COLUMNS if c not in _KEEP_FIRST))
+_OBSERVATION_COLUMNS = (
+    "sweep_id", "marketplace", "listing_id", "seen_at", "url", "title", "price", "price_high",
+    "currency", "seller", "keywords", "render_mode")
+_UPSERT_OBSERVATION = (
+    f"insert into observations ({', '.join(_OBSERVATION_COLUMNS)}) values "  # noqa: S608
+    f"({', '.join('?' * len(_OBSERVATION_COLUMNS))}) on conflict (sweep_id, marketplace, "
+    "listing_id) do update set " + ", ".join(
+        f"{c} = excluded.{c}" for c in _OBSERVATION_COLUMNS[3:]))
+
+
+def _merge(old_json: str | None, add: Iterable[str]) -> str:
     values = set(json.loads(old_json)) if old_json else set()
     values.update(add)
     return json.dumps(sorted(values), ensure_ascii=False)

@@ -125,6 +125,9 @@ def _health(crawler: Any) -> dict[str, Any]:
         health["status"] = "failed"
         health["reason"] = f"could not save listings: {stats.get('brandsweep/store_error')}"
     health["retries"] = stats.get("retry/count", 0)
+    if stats.get("start_time") and stats.get("finish_time"):
+        health["seconds"] = round((stats["finish_time"] - stats["start_time"])
+                                  .total_seconds(), 3)
     health["new_listings"] = stats.get("brandsweep/listings_new", 0)
     health["saved"] = stats.get("brandsweep/items_saved", 0)
     health["render_mode"] = "browser" if health["pages"]["browser"] else "http"

@@ -1,0 +1,84 @@
+"""Benchmark (a): an HTTP sweep of bazaar, brandsweep against a bare Scrapy spider.
+
+Both crawl the same search pages (the same keywords, following the same next links) of the
+fixture marketplace served by this process, side by side, several rounds alternating.
+brandsweep does everything a sweep does (profile extraction, normalisation, the SQLite
+store, health checks, AutoThrottle); the baseline has no pipelines. Pages per second are
+taken from each crawler's own start/finish stats, so process start-up is excluded.
+Target: brandsweep at least 0.7 of the baseline's pages/s.
+
+    .venv/bin/python bench/sweep_http.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fixtures.server import FixtureServer
+
+BIN = Path(sys.executable).parent
+# broad words as well as the brands, so each round walks a few hundred result pages
+KEYWORDS = ["acme", "velora", "acme headphones", "acme backpack", "velora handbag",
+            "velora sunglasses", "headphones", "backpack", "wireless", "leather",
+            "sunglasses", "handbag", "wallet", "pulse", "trailpack", "siena", "lido",
+            "replica", "aaa", "copy", "new", "bag", "case", "for", "with", "pro", "mini",
+            "buds", "vector", "volt", "portofino", "capri", "amalfi", "riviera", "tote",
+            "scarf", "silk", "polarized", "smartwatch", "power", "bank", "hiking", "mirror",
+            "quality", "1", "style", "pre", "owned", "authentic", "official", "sale"]
+
+
+def ours(url: str, tmp: Path, n: int) -> tuple[int, float]:
+    args = [str(BIN / "brandsweep"), "crawl", "--campaign", "bench", "--marketplace",
+            "bazaar", "--db", str(tmp / f"ours{n}.db"), "--json"]
+    for k in KEYWORDS:
+        args += ["--keyword", k]
+    done = subprocess.run(args, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, BRANDSWEEP_FIXTURE_URL=url))
+    m = json.loads(done.stdout)["marketplaces"]["bazaar"]
+    assert m["status"] == "ok", m
+    return m["pages"]["http"], m["seconds"]
+
+
+def baseline(url: str, tmp: Path, n: int) -> tuple[int, float]:
+    out = tmp / f"base{n}.json"
+    subprocess.run([str(BIN / "scrapy"), "runspider",
+                    str(Path(__file__).with_name("baseline_bazaar.py")), "-a", f"base={url}",
+                    "-a", f"keywords={','.join(KEYWORDS)}", "-a", f"out={out}"],
+                   check=True, capture_output=True)
+    data = json.loads(out.read_text())
+    return int(data["pages"]) - 1, float(data["seconds"])  # minus robots.txt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    with FixtureServer(port=0, seed=7) as server:
+        rows = []
+        for n in range(args.rounds):
+            b_pages, b_secs = baseline(server.url, tmp, n)
+            o_pages, o_secs = ours(server.url, tmp, n)
+            rows.append((o_pages / o_secs, b_pages / b_secs))
+            print(f"round {n + 1}: brandsweep {o_pages} pages in {o_secs:.2f}s = "
+                  f"{o_pages / o_secs:.0f} pages/s; bare Scrapy {b_pages} pages in "
+                  f"{b_secs:.2f}s = {b_pages / b_secs:.0f} pages/s")
+    ratios = sorted(o / b for o, b in rows)
+    ratio = ratios[len(ratios) // 2]
+    print(f"median of {args.rounds} paired rounds: brandsweep "
+          f"{sorted(r[0] for r in rows)[len(rows) // 2]:.0f} pages/s, bare Scrapy "
+          f"{sorted(r[1] for r in rows)[len(rows) // 2]:.0f} pages/s; ratio {ratio:.2f} "
+          f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}; target >= 0.70: "
+          f"{'met' if ratio >= 0.7 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
