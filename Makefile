@@ -19,6 +19,8 @@ lint: $(STAMP)
 
 bench: $(STAMP) browser
 	$(BIN)/python bench/fixture_server.py
+	$(BIN)/python bench/sweep_http.py
+	$(BIN)/python bench/sweep_browser.py
 
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)

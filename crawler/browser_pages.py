@@ -9,11 +9,15 @@ the old one once its last page is closed: Chromium only gives memory back per co
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 from typing import Any
 
 from crawler.profiles import MarketplaceProfile
 
+logger = logging.getLogger(__name__)
 HEAVY = frozenset({"image", "font", "media"})
 
 
@@ -30,6 +34,14 @@ def _grew(card: str, before: int, end: str | None) -> str:
 async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
                  wait_ms: int = 15_000, grow_ms: int = 5_000) -> dict[str, int]:
     """Bring a search page to its full list of listings; returns what it did."""
+    started = time.monotonic()
+    result = await _settle(page, profile, max_pages, wait_ms, grow_ms)
+    logger.debug("settled %s in %.2fs: %s", page.url, time.monotonic() - started, result)
+    return result
+
+
+async def _settle(page: Any, profile: MarketplaceProfile, max_pages: int, wait_ms: int,
+                  grow_ms: int) -> dict[str, int]:
     card = profile.listing.card
     markers = [card, *filter(None, [profile.listing.no_results]),
                *profile.blocked.selectors]
@@ -66,7 +78,13 @@ async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
 
 
 class ContextRotation:
-    """Hands out browser-context names, a new one every ``pages_per_context`` pages."""
+    """Hands out browser-context names, a new one every ``pages_per_context`` pages, and
+    closes each retired context as soon as it has no pages left.
+
+    Names are handed out when a request is downloaded (see
+    ``crawler.downloadermiddlewares.contexts``), never when it is created: a request that
+    waited in the queue, or a retry, must not bring a retired context back.
+    """
 
     def __init__(self, prefix: str, pages_per_context: int) -> None:
         self.prefix = prefix
@@ -74,6 +92,9 @@ class ContextRotation:
         self.generation = 0
         self.handed_out = 0
         self.closed = 0
+        self.contexts: dict[str, Any] = {}  # name -> Playwright context, once seen
+        self.open_pages: dict[str, int] = {}
+        self._closing: asyncio.Future[None] | None = None  # keeps the task referenced
 
     @property
     def current(self) -> str:
@@ -83,15 +104,29 @@ class ContextRotation:
         if self.handed_out >= self.pages_per_context:
             self.generation += 1
             self.handed_out = 0
+            # a retired context whose pages are all closed already would otherwise stay
+            # open forever, holding memory and one of scrapy-playwright's context slots
+            self._closing = asyncio.ensure_future(self._close_retired())
         self.handed_out += 1
-        return self.current
+        name = self.current
+        self.open_pages[name] = self.open_pages.get(name, 0) + 1
+        return name
 
     async def release(self, page: Any, name: str | None) -> None:
-        """Close ``page``; close its context ``name`` too once it is retired and empty."""
-        context = page.context
-        if not page.is_closed():
+        """Close ``page``; close its context too once it is retired and empty."""
+        if name is not None:
+            if page is not None:
+                self.contexts.setdefault(name, page.context)
+            self.open_pages[name] = max(0, self.open_pages.get(name, 0) - 1)
+        if page is not None and not page.is_closed():
             await page.close()
-        if name is not None and name != self.current and not context.pages:
-            with contextlib.suppress(Exception):  # another release may have closed it
+        await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        for name, context in list(self.contexts.items()):
+            if name == self.current or self.open_pages.get(name, 0) > 0:
+                continue
+            del self.contexts[name]
+            with contextlib.suppress(Exception):  # closed already, or the browser went
                 await context.close()
                 self.closed += 1

@@ -21,18 +21,19 @@ DEFAULTS: dict[str, Any] = {
     "BRANDSWEEP_RETRY_BACKOFF_MAX": 60.0,
     "CONCURRENT_REQUESTS": 16,
     "COOKIES_ENABLED": True,
-    "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,  # a search page is never this big
-    "DOWNLOAD_TIMEOUT": 30,
-    "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "crawler.downloadermiddlewares.retry.BackoffRetryMiddleware": 550,
+        "crawler.downloadermiddlewares.contexts.BrowserContextMiddleware": 950,
     },
+    "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,  # a search page is never this big
+    "DOWNLOAD_TIMEOUT": 30,
+    "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
     "ITEM_PIPELINES": {"crawler.pipelines.store.StorePipeline": 300},
     "LOG_LEVEL": "CRITICAL",  # the sweep summary carries every failure; -v for the log
     "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser_pages.abort_heavy_request",
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
-    "PLAYWRIGHT_MAX_CONTEXTS": 2,
+    "PLAYWRIGHT_MAX_CONTEXTS": 3,  # current, retiring, and one spare
     "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
     "REMOTE_CONTROL_ENABLED": False,  # it would run Python sent to it over HTTP
     "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504, 522, 524],

@@ -33,6 +33,7 @@ class Health:
     pages: dict[str, int] = field(default_factory=lambda: {"http": 0, "browser": 0})
     detail_pages: int = 0
     listings: int = 0  # distinct listings seen
+    cards: int = 0  # listing cards read, counting one listing on several pages
     no_results: list[str] = field(default_factory=list)  # keywords with no results
     failed_pages: list[str] = field(default_factory=list)
     switched_to_browser: bool = False
@@ -75,12 +76,14 @@ class ProfileSpider(scrapy.Spider):
         meta: dict[str, Any] = {"keyword": keyword, "page": page,
                                 "render": "browser" if browser else "http"}
         if browser:
-            assert self.contexts is not None
             meta.update(
                 playwright=True,
                 playwright_include_page=True,
-                playwright_context=self.contexts.next_name(),
+                # playwright_context is set at download time: downloadermiddlewares.contexts
                 playwright_page_methods=[_settle_method(self.profile, self.max_pages)],
+                # a browser page's "latency" is mostly our own scrolling; letting
+                # AutoThrottle read it as the server's spaced pages seconds apart
+                autothrottle_dont_adjust_delay=True,
             )
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error,
                               meta=meta, dont_filter=browser)
@@ -118,6 +121,7 @@ class ProfileSpider(scrapy.Spider):
             yield from self._no_cards(response)
             return
         broken = 0
+        self.health.cards += len(cards)
         for card in cards:
             listing = self._listing(card, response)
             if listing is None:
@@ -213,9 +217,10 @@ class ProfileSpider(scrapy.Spider):
 
     async def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        page = request.meta.get("playwright_page")
-        if page is not None and self.contexts is not None:
-            await self.contexts.release(page, request.meta.get("playwright_context"))
+        if self.contexts is not None and request.meta.get("playwright_context"):
+            # with or without a page: the context must not wait for it
+            await self.contexts.release(request.meta.get("playwright_page"),
+                                        request.meta["playwright_context"])
         if failure.check(CloseSpider):  # type: ignore[no-untyped-call]
             return
         self.health.failed_pages.append(f"{request.url}: {failure.getErrorMessage()}"[:300])

@@ -1,0 +1,33 @@
+"""The settings every sweep crawler gets: safe defaults and the profile's politeness."""
+
+from __future__ import annotations
+
+from crawler.profiles import load_profiles
+from crawler.settings import DEFAULTS, PLAYWRIGHT_HANDLER, for_profile
+
+
+def test_defaults_are_alphabetised() -> None:
+    assert list(DEFAULTS) == sorted(DEFAULTS)
+
+
+def test_remote_code_execution_surfaces_are_off(chromium: str) -> None:
+    for profile in load_profiles().values():
+        s = for_profile(profile, db="x.db", sweep_id=1, campaign=None, chromium=chromium)
+        # Scrapy 2.19 enables both by default; RemoteControl runs Python sent over HTTP
+        assert s["TELNETCONSOLE_ENABLED"] is False
+        assert s["REMOTE_CONTROL_ENABLED"] is False
+
+
+def test_politeness_comes_from_the_profile(chromium: str) -> None:
+    profiles = load_profiles()
+    tradehub = for_profile(profiles["tradehub"], db="x.db", sweep_id=1, campaign="c")
+    assert tradehub["CONCURRENT_REQUESTS_PER_DOMAIN"] == 4
+    assert tradehub["ROBOTSTXT_OBEY"] is True and tradehub["AUTOTHROTTLE_ENABLED"] is True
+    assert tradehub["DOWNLOAD_MAXSIZE"] == 16 * 1024 * 1024
+    assert "DOWNLOAD_HANDLERS" not in tradehub  # HTTP-only: no browser machinery at all
+    shopfront = for_profile(profiles["shopfront"], db="x.db", sweep_id=1, campaign=None,
+                            timeout=5, chromium=chromium)
+    assert shopfront["DOWNLOAD_HANDLERS"]["http"] == PLAYWRIGHT_HANDLER
+    assert shopfront["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == chromium
+    assert shopfront["DOWNLOAD_TIMEOUT"] == 5
+    assert shopfront["BRANDSWEEP_CAMPAIGN"] is None
