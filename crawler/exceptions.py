@@ -44,3 +44,9 @@ class UnknownBrand(BrandsweepError):
     """Raised when a command names a brand that has no rule set file."""
 
     exit_code = 2
+
+
+class UnknownListing(BrandsweepError):
+    """Raised when a command names a listing (MARKETPLACE:ID) that the store does not hold."""
+
+    exit_code = 2

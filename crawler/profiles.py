@@ -7,8 +7,6 @@ validated on load and every problem is reported as ``path:line:col: message``.
 
 from __future__ import annotations
 
-import difflib
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,7 +125,8 @@ class ListingSpec(_Strict):
     def _known(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         for name in value:
             if name not in LISTING_FIELDS:
-                raise ValueError(f"unknown listing field {name!r}{_hint(name, LISTING_FIELDS)}")
+                raise ValueError(f"unknown listing field {name!r}"
+                                 f"{yamlfile.hint(name, LISTING_FIELDS)}")
         missing = [f for f in REQUIRED_FIELDS if f not in value]
         if missing:
             raise ValueError(f"listing fields must include {', '.join(missing)}")
@@ -196,43 +195,6 @@ class MarketplaceProfile(_Strict):
                                       self.search.pagination.first_page, offset=offset)
 
 
-def _hint(name: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _problems(path: Path, doc: Any, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            parent = loc[:-1]
-            allowed = _fields_at(parent)
-            msg = f"unknown field {loc[-1]!r}{_hint(str(loc[-1]), allowed)}"
-        elif (m := re.search(r"unknown listing field '([^']+)'", msg)) is not None:
-            loc = (*loc, m.group(1))  # point at the field's own line
-        elif err["type"] == "missing":
-            msg = f"missing required field {loc[-1]!r}"
-            loc = loc[:-1]
-        out.append(f"{yamlfile.where(path, doc, loc)}: {'.'.join(map(str, loc))}: {msg}"
-                   if loc else f"{yamlfile.where(path, doc, loc)}: {msg}")
-    return out
-
-
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = MarketplaceProfile
-    for part in loc:
-        info = model.model_fields.get(str(part))
-        ann = getattr(info, "annotation", None)
-        candidates = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)]
-        nxt = next((a for a in candidates if issubclass(a, BaseModel)), None)
-        if nxt is None:
-            return []
-        model = nxt
-    return list(model.model_fields)
-
-
 def load_profile(path: Path) -> MarketplaceProfile:
     """Load and validate one profile file."""
     doc = yamlfile.load(path)
@@ -248,7 +210,7 @@ def load_profile(path: Path) -> MarketplaceProfile:
     try:
         profile = MarketplaceProfile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problems(path, doc, exc)) from exc
+        raise ConfigError(yamlfile.problems(path, doc, exc, MarketplaceProfile)) from exc
     if profile.name != path.stem:
         raise ConfigError([f"{yamlfile.where(path, doc, ('name',))}: name: {profile.name!r} "
                            f"must match the file name {path.stem!r}"])
@@ -283,7 +245,8 @@ def select(profiles: dict[str, MarketplaceProfile], names: list[str]
     out = []
     for name in names:
         if name not in profiles:
-            raise UnknownMarketplace(f"unknown marketplace {name!r}{_hint(name, list(profiles))}"
+            raise UnknownMarketplace(f"unknown marketplace {name!r}"
+                                     f"{yamlfile.hint(name, list(profiles))}"
                                      f": known are {', '.join(sorted(profiles))}; add a "
                                      "profile with --marketplaces DIR")
         out.append(profiles[name])

@@ -1,8 +1,9 @@
 """Finding and reading a brand's rule set file, ``rules/<brand>.yaml``.
 
 Sweeps need the brand's search keywords from it; the rule engine reads the rest.
-The folder is ``--rules DIR``, else ``BRANDSWEEP_RULES``, else ``./rules`` when it exists,
-else the ``rules/`` folder that ships with brandsweep.
+The folder is ``--rules DIR`` (or ``--rules FILE`` for one file), else
+``BRANDSWEEP_RULES``, else ``./rules`` when it exists, else the ``rules/`` folder that
+ships with brandsweep.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def rules_dir(explicit: Path | None = None) -> Path:
 
 
 def brand_file(brand: str, folder: Path | None = None) -> Path:
+    """``<brand>.yaml`` in the rules folder; ``folder`` may also name the file itself."""
+    if folder is not None and folder.is_file():
+        return folder
     folder = rules_dir(folder)
     path = folder / f"{brand}.yaml"
     if not path.is_file():

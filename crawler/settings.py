@@ -47,7 +47,8 @@ DEFAULTS: dict[str, Any] = {
 
 def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | None,
                 campaign: str | None, timeout: float | None = None,
-                log_level: str | None = None, chromium: str | None = None) -> dict[str, Any]:
+                log_level: str | None = None, chromium: str | None = None,
+                ruleset: Any = None) -> dict[str, Any]:
     """The settings of the crawler that sweeps one marketplace."""
     from crawler.browser import launch_options
 
@@ -58,6 +59,7 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(profile.politeness.concurrency),
         "BRANDSWEEP_CAMPAIGN": campaign,
         "BRANDSWEEP_DB": db,
+        "BRANDSWEEP_RULESET": ruleset,  # a compiled crawler.rules RuleSet, or None
         "BRANDSWEEP_SWEEP_ID": sweep_id or 0,
         "CONCURRENT_REQUESTS_PER_DOMAIN": profile.politeness.concurrency,
         "DOWNLOAD_DELAY": profile.politeness.delay,

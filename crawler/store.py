@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,17 @@ def _fts_on_text_changes(db: sqlite_utils.Database) -> None:
           insert into listings_fts (rowid, title, description)
             values (new.rowid, new.title, new.description);
         end""")
+
+
+@migration("0003_evaluations")
+def _evaluations(db: sqlite_utils.Database) -> None:
+    # the current verdict of a brand's rule set on each listing; `version` is the rule
+    # set's content hash, `matches` the matched rules with their selections' text spans
+    db.table("evaluations").create({
+        "brand": str, "marketplace": str, "listing_id": str, "version": str, "score": int,
+        "stage": str, "matches": str, "evaluated_at": str, "sweep_id": int,
+    }, pk=("brand", "marketplace", "listing_id"), not_null={"version", "score"})
+    db.table("evaluations").create_index(["brand", "stage"])
 
 
 class Store:
@@ -207,6 +218,61 @@ class Store:
         except sqlite_utils.db.NotFoundError:
             return None
         return row
+
+    # -- evaluations ----------------------------------------------------------------------
+
+    def listings_for(self, keywords: list[str], keys: list[tuple[str, str]] | None = None,
+                     brand: str | None = None) -> Iterator[dict[str, Any]]:
+        """Listings found by any of ``keywords`` (or exactly ``keys``), each with the
+        stored evaluation of ``brand`` as ``_version``, ``_stage``, ``_score``, ``_matches``."""
+        folded = [" ".join(k.casefold().split()) for k in keywords]
+        params: list[Any] = [brand or ""]
+        where = ("exists (select 1 from json_each(l.keywords) where lower(value) in "  # noqa: S608
+                 f"({', '.join('?' * len(folded))}))")
+        params += folded
+        if keys is not None:
+            values = ", ".join(["(?, ?)"] * len(keys)) or "(null, null)"
+            where = f"(l.marketplace, l.listing_id) in (values {values})"
+            params = [brand or "", *[v for k in keys for v in k]]
+        # only constant SQL is formatted in; every value is bound
+        sql = ("select l.*, e.version as _version, e.stage as _stage, e.score as _score, "  # noqa: S608
+               "e.matches as _matches from listings l left join evaluations e on "
+               "e.brand = ? and e.marketplace = l.marketplace and e.listing_id = l.listing_id "
+               f"where {where} order by l.marketplace, l.listing_id")
+        cursor = self.db.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        while rows := cursor.fetchmany(2000):
+            for row in rows:
+                yield dict(zip(names, row, strict=True))
+
+    def save_evaluations(self, brand: str, rows: Iterable[tuple[str, str, str, int,
+                                                                 str | None, str]],
+                         sweep_id: int | None = None) -> int:
+        """Store (marketplace, listing_id, version, score, stage, matches JSON) rows in one
+        transaction, replacing the brand's previous verdicts; return how many."""
+        at = now()
+        data = [(brand, m, lid, version, score, stage, matches, at, sweep_id)
+                for m, lid, version, score, stage, matches in rows]
+        with self.db.conn:
+            self.db.conn.executemany(
+                "insert into evaluations (brand, marketplace, listing_id, version, score, "
+                "stage, matches, evaluated_at, sweep_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "on conflict (brand, marketplace, listing_id) do update set "
+                "version = excluded.version, score = excluded.score, stage = excluded.stage, "
+                "matches = excluded.matches, evaluated_at = excluded.evaluated_at, "
+                "sweep_id = coalesce(excluded.sweep_id, evaluations.sweep_id)", data)
+        return len(data)
+
+    def stage_counts(self, brand: str, sweep_id: int | None = None) -> dict[str, int]:
+        """Listings per stage for ``brand`` (only those seen by ``sweep_id`` if given)."""
+        sql = ("select e.stage, count(*) as n from evaluations e where e.brand = ? and "
+               "e.stage is not null")
+        params: list[Any] = [brand]
+        if sweep_id is not None:
+            sql += (" and exists (select 1 from observations o where o.sweep_id = ? and "
+                    "o.marketplace = e.marketplace and o.listing_id = e.listing_id)")
+            params.append(sweep_id)
+        return {r["stage"]: r["n"] for r in self.db.query(sql + " group by e.stage", params)}
 
     def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Full-text search over listing titles and descriptions."""

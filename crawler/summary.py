@@ -23,4 +23,7 @@ def text(result: SweepResult, db: str) -> list[str]:
     for name, m in result.marketplaces.items():
         if m["status"] != "ok" and m.get("reason"):
             lines.append(f"  {name}: {m['reason']}")
+    if result.staged is not None:
+        stages = ", ".join(f"{n} {s}" for s, n in sorted(result.staged.items())) or "none"
+        lines.append(f"  staged by rule set {result.ruleset_version}: {stages}")
     return lines

@@ -28,6 +28,7 @@ class SweepPlan:
     db: Path
     timeout: float | None = None
     log_level: str | None = None
+    ruleset: Any = None  # the brand's compiled rule set: listings are judged as stored
 
 
 @dataclass
@@ -36,14 +37,20 @@ class SweepResult:
     status: str
     marketplaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     elapsed: float = 0.0
+    staged: dict[str, int] | None = None  # listings seen by this sweep, per stage
+    ruleset_version: str | None = None
 
     @property
     def exit_code(self) -> int:
         return {"ok": 0, "partial": 3}.get(self.status, 1)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sweep_id": self.sweep_id, "status": self.status,
-                "elapsed_seconds": round(self.elapsed, 2), "marketplaces": self.marketplaces}
+        out = {"sweep_id": self.sweep_id, "status": self.status,
+               "elapsed_seconds": round(self.elapsed, 2), "marketplaces": self.marketplaces}
+        if self.staged is not None:
+            out["staged"] = self.staged
+            out["ruleset_version"] = self.ruleset_version
+        return out
 
 
 def run(plan: SweepPlan) -> SweepResult:
@@ -76,7 +83,8 @@ def run(plan: SweepPlan) -> SweepResult:
     for profile in plan.profiles:
         crawler = Crawler(ProfileSpider, bs.for_profile(
             profile, db=str(plan.db), sweep_id=sweep_id, campaign=plan.campaign,
-            timeout=plan.timeout, log_level=plan.log_level, chromium=chromium))
+            timeout=plan.timeout, log_level=plan.log_level, chromium=chromium,
+            ruleset=plan.ruleset))
         process.crawl(crawler, profile=profile, keywords=plan.keywords,
                       max_pages=plan.max_pages)
         crawlers.append((profile, crawler))
@@ -99,6 +107,9 @@ def run(plan: SweepPlan) -> SweepResult:
         result.status = "failed"
     else:
         result.status = "partial"
+    if plan.ruleset is not None:
+        result.staged = store.stage_counts(plan.ruleset.brand_key, sweep_id)
+        result.ruleset_version = plan.ruleset.version
     result.elapsed = time.monotonic() - started
     store.finish_sweep(sweep_id, result.status, result.as_dict())
     return result
@@ -130,6 +141,7 @@ def _health(crawler: Any) -> dict[str, Any]:
                                   .total_seconds(), 3)
     health["new_listings"] = stats.get("brandsweep/listings_new", 0)
     health["saved"] = stats.get("brandsweep/items_saved", 0)
+    health["evaluated"] = stats.get("brandsweep/evaluated", 0)
     health["render_mode"] = "browser" if health["pages"]["browser"] else "http"
     if crawler.spider.contexts is not None:
         health["browser_contexts_closed"] = crawler.spider.contexts.closed

@@ -84,6 +84,13 @@ def test_sweep_stores_exactly_the_truth_and_a_rerun_adds_nothing(
     assert per["shopfront"]["render_mode"] == "browser" and per["shopfront"]["switched_to_browser"]
     assert per["bazaar"]["render_mode"] == "http" and per["bazaar"]["pages"]["browser"] == 0
     assert sum(per[m]["new_listings"] for m in MARKETS) == len(truth)
+    # every listing was judged as it was stored, and the summary counts the stages
+    counterfeits = sum(1 for t in truth.values() if t["label"] == "counterfeit")
+    assert sum(summary["staged"].values()) == counterfeits
+    verdicts = sqlite3.connect(db).execute(
+        "select count(*), count(distinct version) from evaluations where brand = 'acme'"
+    ).fetchone()
+    assert verdicts == (len(truth), 1)
 
     again = brandsweep(plain, "sweep", "--brand", "acme", "--db", str(db), "--json")
     assert again.returncode == 0, again.stderr

@@ -1,4 +1,5 @@
-"""Writes each listing to the SQLite store, in batches, one transaction per batch."""
+"""Writes each listing to the SQLite store, in batches, one transaction per batch, and
+judges each batch with the brand's rule set as soon as it is stored."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ class StorePipeline:
     ``BRANDSWEEP_FLUSH_SECONDS`` seconds, and when the spider closes."""
 
     def __init__(self, db_path: str, sweep_id: int, campaign: str | None, flush_items: int,
-                 flush_seconds: float) -> None:
+                 flush_seconds: float, ruleset: Any = None) -> None:
         self.store = Store(db_path)
+        self.ruleset = ruleset
         self.sweep_id = sweep_id
         self.campaign = campaign
         self.flush_items = flush_items
@@ -27,6 +29,7 @@ class StorePipeline:
         self.last_flush = time.monotonic()
         self.new = 0
         self.saved = 0
+        self.evaluated = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -35,7 +38,7 @@ class StorePipeline:
             raise NotConfigured("no store: BRANDSWEEP_DB and BRANDSWEEP_SWEEP_ID unset")
         pipeline = cls(s["BRANDSWEEP_DB"], s.getint("BRANDSWEEP_SWEEP_ID"),
                        s.get("BRANDSWEEP_CAMPAIGN"), s.getint("BRANDSWEEP_FLUSH_ITEMS"),
-                       s.getfloat("BRANDSWEEP_FLUSH_SECONDS"))
+                       s.getfloat("BRANDSWEEP_FLUSH_SECONDS"), s.get("BRANDSWEEP_RULESET"))
         pipeline.crawler = crawler
         return pipeline
 
@@ -55,6 +58,8 @@ class StorePipeline:
             try:
                 self.new += self.store.save(self.sweep_id, self.buffer, self.campaign)
                 self.saved += len(self.buffer)
+                if self.ruleset is not None:
+                    self.evaluated += self._evaluate(self.buffer)
             except Exception as exc:
                 # the batch rolled back as a whole; say so in the sweep's health
                 if stats is not None:
@@ -67,6 +72,20 @@ class StorePipeline:
         if stats is not None:
             stats.set_value("brandsweep/listings_new", self.new)
             stats.set_value("brandsweep/items_saved", self.saved)
+            stats.set_value("brandsweep/evaluated", self.evaluated)
+
+    def _evaluate(self, items: list[Listing]) -> int:
+        """Judge the stored rows of these listings (the store merges what earlier pages and
+        sweeps saw) and keep the verdicts; a crash between the two writes is repaired by
+        the next sweep or ``rules apply``, which judge every listing again."""
+        from crawler.rules.backtest import row_of
+
+        rs = self.ruleset
+        keys = list(dict.fromkeys((i.marketplace, i.listing_id) for i in items))
+        rows = [row_of(row, rs.evaluate(row)) for i in range(0, len(keys), 400)
+                for row in self.store.listings_for([], keys=keys[i:i + 400],
+                                                   brand=rs.brand_key)]
+        return self.store.save_evaluations(rs.brand_key, rows, self.sweep_id)
 
     def close_spider(self) -> None:
         self.flush()

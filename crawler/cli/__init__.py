@@ -34,10 +34,7 @@ def cli() -> None:
     sets, and draft takedown notices into a local SQLite store."""
 
 
-def _db_option(fn: Any) -> Any:
-    return click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                        envvar="BRANDSWEEP_DB", default="brandsweep.db", show_default=True,
-                        help="The SQLite store (env BRANDSWEEP_DB).")(fn)
+from crawler.cli.options import db_option as _db_option  # noqa: E402
 
 
 def _marketplaces_dir_option(fn: Any) -> Any:
@@ -83,21 +80,24 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 @click.option("--brand", required=True, help="Brand whose rule set gives the keywords.")
 @click.option("--marketplace", "marketplace_names", multiple=True,
               help="Only this marketplace (repeatable; default: all profiles).")
-@click.option("--rules", "rules_path", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of rule sets (default: ./rules, or BRANDSWEEP_RULES).")
+@click.option("--rules", "rules_path", type=click.Path(exists=True, path_type=Path),
+              help="A rule set file, or a folder holding <brand>.yaml (default: ./rules, "
+                   "or BRANDSWEEP_RULES).")
 @_crawl_options
 def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
           max_pages: int | None, db: Path, marketplaces_dir: tuple[Path, ...],
           timeout: float | None, as_json: bool, verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found."""
     from crawler import profiles, ruleset
+    from crawler.rules import loader
 
     words = ruleset.keywords(brand, rules_path)
+    judge = loader.load(ruleset.brand_file(brand, rules_path))
     chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
                              list(marketplace_names))
     _run_sweep({"kind": "sweep", "brand": brand, "campaign": None, "keywords": words,
-                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout},
-               as_json, verbose)
+                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
+                "ruleset": judge}, as_json, verbose)
 
 
 @cli.command()
@@ -118,9 +118,15 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
     chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
                              list(marketplace_names))
     words = list(dict.fromkeys(" ".join(k.split()) for k in keywords if k.strip()))
+    judge = None
+    if brand:  # a campaign for a brand is judged by the brand's rule set
+        from crawler import ruleset
+        from crawler.rules import loader
+
+        judge = loader.load(ruleset.brand_file(brand))
     _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
-                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout},
-               as_json, verbose)
+                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
+                "ruleset": judge}, as_json, verbose)
 
 
 @cli.group()
@@ -178,3 +184,8 @@ def demo(seed: int, db: Path) -> None:
     from crawler.demo import run
 
     sys.exit(run(click.echo, db, seed=seed))
+
+
+from crawler.cli import rules as _rules  # noqa: E402  (registers `brandsweep rules`)
+
+cli.add_command(_rules.rules)

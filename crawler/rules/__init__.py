@@ -1,0 +1,1 @@
+"""The rule engine: YAML rule sets that score listings and stage the suspect ones."""

@@ -1,0 +1,146 @@
+"""Re-evaluating stored listings: ``rules backtest`` (what would change) and ``rules apply``.
+
+The baseline is what the store holds now: each listing's stored verdict when it was made
+by the current rule file's version, else the current rule file evaluated afresh. The
+candidate is evaluated on every listing the brand's keywords found. Nothing is written
+unless ``apply`` is asked for; then the candidate's verdicts replace the stored ones, in
+batches of one transaction each, so a killed apply leaves every listing with one whole
+verdict, old or new.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.rules.engine import Evaluation, RuleSet
+from crawler.store import Store
+
+EXAMPLES = 3
+BATCH = 2000
+
+
+@dataclass
+class Change:
+    listing: str  # marketplace:listing_id
+    title: str
+    before: str | None
+    after: str | None
+    score_before: int
+    score_after: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"listing": self.listing, "title": self.title, "before": self.before,
+                "after": self.after, "score_before": self.score_before,
+                "score_after": self.score_after}
+
+
+@dataclass
+class BacktestReport:
+    brand: str
+    current_version: str
+    candidate_version: str
+    listings: int = 0
+    stages_before: Counter[str] = field(default_factory=Counter)
+    stages_after: Counter[str] = field(default_factory=Counter)
+    changes: dict[str, int] = field(default_factory=lambda: Counter())
+    examples: dict[str, list[Change]] = field(default_factory=dict)
+    # per rule: listings it newly matches / no longer matches
+    rules_gained: Counter[str] = field(default_factory=Counter)
+    rules_lost: Counter[str] = field(default_factory=Counter)
+    rule_examples: dict[str, list[Change]] = field(default_factory=dict)
+    applied: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "brand": self.brand, "current_version": self.current_version,
+            "candidate_version": self.candidate_version, "listings": self.listings,
+            "stages_before": dict(self.stages_before), "stages_after": dict(self.stages_after),
+            "changes": dict(self.changes),
+            "examples": {k: [c.as_dict() for c in v] for k, v in self.examples.items()},
+            "rules": {r: {"gained": self.rules_gained[r], "lost": self.rules_lost[r],
+                          "examples": [c.as_dict() for c in self.rule_examples.get(r, [])]}
+                      for r in sorted(set(self.rules_gained) | set(self.rules_lost))},
+            "applied": self.applied, "seconds": round(self.seconds, 2)}
+
+
+def _kind(before: str | None, after: str | None) -> str | None:
+    if before == after:
+        return None
+    if before is None:
+        return "newly_staged"
+    if after is None:
+        return "unstaged"
+    return "restaged"
+
+
+def _stored_rules(matches: str | None) -> set[str]:
+    if not matches:
+        return set()
+    return {m["rule"] for m in json.loads(matches) if not m.get("suppressed_by")}
+
+
+def backtest(store: Store, current: RuleSet, candidate: RuleSet, apply: bool = False,
+             progress: Callable[[int], None] | None = None) -> BacktestReport:
+    """Compare ``candidate`` with the store's current verdicts on every brand listing."""
+    import time
+
+    started = time.monotonic()
+    report = BacktestReport(current.brand_key, current.version, candidate.version)
+    pending: list[tuple[str, str, str, int, str | None, str]] = []
+    for row in store.listings_for(current.brand.keywords, brand=current.brand_key):
+        report.listings += 1
+        if row["_version"] == current.version:
+            before, score_before = row["_stage"], row["_score"] or 0
+            rules_before = _stored_rules(row["_matches"])
+        else:
+            old = current.evaluate(row)
+            before, score_before = old.stage, old.score
+            rules_before = {r.rule for r in old.matched if not r.suppressed_by}
+        new = candidate.evaluate(row)
+        rules_after = {r.rule for r in new.matched if not r.suppressed_by}
+        report.stages_before[before or "none"] += 1
+        report.stages_after[new.stage or "none"] += 1
+        change = Change(f"{row['marketplace']}:{row['listing_id']}", row["title"], before,
+                        new.stage, score_before, new.score)
+        kind = _kind(before, new.stage)
+        if kind is not None:
+            report.changes[kind] += 1
+            examples = report.examples.setdefault(kind, [])
+            if len(examples) < EXAMPLES:
+                examples.append(change)
+        for rule in rules_after - rules_before:
+            report.rules_gained[rule] += 1
+            _example(report, rule, change)
+        for rule in rules_before - rules_after:
+            report.rules_lost[rule] += 1
+            _example(report, rule, change)
+        if apply:
+            pending.append(row_of(row, new))
+            if len(pending) >= BATCH:
+                report.applied += store.save_evaluations(candidate.brand_key, pending)
+                pending = []
+        if progress is not None and report.listings % 10_000 == 0:
+            progress(report.listings)
+    if pending:
+        report.applied += store.save_evaluations(candidate.brand_key, pending)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def row_of(listing: dict[str, Any], evaluation: Evaluation
+           ) -> tuple[str, str, str, int, str | None, str]:
+    """An evaluations-table row for ``Store.save_evaluations``."""
+    return (listing["marketplace"], listing["listing_id"], evaluation.version,
+            evaluation.score, evaluation.stage,
+            json.dumps([r.as_dict() for r in evaluation.matched], ensure_ascii=False))
+
+
+def _example(report: BacktestReport, rule: str, change: Change) -> None:
+    examples = report.rule_examples.setdefault(rule, [])
+    if len(examples) < EXAMPLES:
+        examples.append(change)

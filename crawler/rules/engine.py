@@ -1,0 +1,320 @@
+"""Evaluating listings against a compiled rule set: score, stage, and why.
+
+``RuleSet.evaluate`` scans each field a rule looks at once (see ``matchers``), works out
+which rules can possibly match from the hits (``condition.triggers``), and evaluates only
+those. Each matched rule adds its score unless an exception suppresses it; the total
+picks the highest stage whose ``min_score`` it reaches. The result records the rule
+set's version and, for every matched selection, the text it matched and where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from crawler.rules import text
+from crawler.rules.condition import Condition
+from crawler.rules.matchers import FieldHits, Matchers
+from crawler.rules.model import AUTHORISED, BrandSection, Rule, Selection, Stage
+
+PRODUCT_KEY = "product:"
+
+
+@dataclass
+class Span:
+    field: str
+    start: int  # in the original field text
+    end: int
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
+
+
+@dataclass
+class SelectionResult:
+    matched: bool
+    spans: list[Span] = field(default_factory=list)
+    note: str = ""  # what a non-text matcher compared, e.g. "price 17.00 USD < 40% of 199"
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    matched: bool
+    score: int = 0
+    suppressed_by: str | None = None  # exception name
+    reason: str | None = None
+    selections: dict[str, SelectionResult] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        if not self.matched:
+            return "no_match"
+        return "suppressed" if self.suppressed_by else "match"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "score": self.score}
+        if self.suppressed_by:
+            out |= {"suppressed_by": self.suppressed_by, "reason": self.reason}
+        out["selections"] = {
+            name: ([s.as_dict() for s in r.spans] or r.note)
+            for name, r in self.selections.items() if r.matched}
+        return out
+
+
+@dataclass
+class Evaluation:
+    version: str
+    score: int
+    stage: str | None
+    results: list[RuleResult]  # matched (including suppressed) rules; every rule if full
+
+    @property
+    def matched(self) -> list[RuleResult]:
+        return [r for r in self.results if r.matched]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "score": self.score, "stage": self.stage,
+                "matches": [r.as_dict() for r in self.matched]}
+
+
+@dataclass
+class CompiledSelection:
+    name: str
+    spec: Selection
+    field: str
+    key: str | None  # list key for text matchers
+    mode: str | None
+    hit_based: bool  # matches only when a term/fuzzy/regex hit exists
+
+
+@dataclass
+class CompiledRule:
+    rule: Rule
+    condition: Condition
+    selections: dict[str, CompiledSelection]
+    exceptions: list[tuple[Any, list[CompiledSelection]]]  # (Exception_, its selections)
+    triggers: frozenset[str] | None
+
+
+class RuleSet:
+    """A brand's compiled rule set. Build it with ``crawler.rules.loader.load``."""
+
+    def __init__(self, *, brand_key: str, brand: BrandSection, version: str, path: str,
+                 rules: list[CompiledRule], stages: list[Stage], matchers: Matchers,
+                 authorised: set[tuple[str | None, str]], today: dt.date | None = None
+                 ) -> None:
+        self.brand_key = brand_key
+        self.brand = brand
+        self.version = version
+        self.path = path
+        self.rules = rules
+        self.stages = stages
+        self.matchers = matchers
+        self.authorised = authorised
+        self.today = today or dt.date.today()
+        self.active = [r for r in rules if r.rule.status != "deprecated"]
+        self._always = [i for i, r in enumerate(self.active) if r.triggers is None]
+        self._by_key: dict[tuple[str, str], list[int]] = {}
+        for i, r in enumerate(self.active):
+            for name in r.triggers or ():
+                sel = r.selections[name]
+                assert sel.key is not None
+                self._by_key.setdefault((sel.field, sel.key), []).append(i)
+        self.scan_fields = sorted({f for (f, _k) in self._by_key})
+        self._products = [(PRODUCT_KEY + p.sku, p) for p in brand.products]
+
+    # -- evaluating -----------------------------------------------------------------------
+
+    def evaluate(self, listing: dict[str, Any], full: bool = False) -> Evaluation:
+        """Score and stage one listing (a mapping of listing fields)."""
+        ctx = _Context(self, listing)
+        candidates: list[int]
+        if full:
+            candidates = list(range(len(self.active)))
+        else:
+            hit: set[int] = set(self._always)
+            for f in self.scan_fields:
+                for key in ctx.hits(f).by_key:
+                    hit.update(self._by_key.get((f, key), ()))
+            candidates = sorted(hit)
+        results = []
+        total = 0
+        for i in candidates:
+            result = self._rule(ctx, self.active[i], full)
+            if result.matched and not result.suppressed_by:
+                total += result.score
+            if result.matched or full:
+                results.append(result)
+        return Evaluation(self.version, total, self.stage_for(total), results)
+
+    def evaluate_rule(self, rule_id: str, listing: dict[str, Any]) -> RuleResult:
+        """One rule on one listing, every selection evaluated (for tests and explain)."""
+        rule = next(r for r in self.rules if r.rule.id == rule_id)
+        return self._rule(_Context(self, listing), rule, full=True)
+
+    def stage_for(self, score: int) -> str | None:
+        stage = None
+        for s in self.stages:  # sorted by min_score
+            if score >= s.min_score:
+                stage = s.name
+        return stage
+
+    def _rule(self, ctx: _Context, rule: CompiledRule, full: bool) -> RuleResult:
+        cache: dict[str, SelectionResult] = {}
+
+        def matched(name: str) -> bool:
+            if name not in cache:
+                cache[name] = ctx.selection(rule.selections[name])
+            return cache[name].matched
+
+        ok = rule.condition.evaluate(matched)
+        if full:
+            for name in rule.selections:
+                matched(name)
+        result = RuleResult(rule.rule.id, ok, selections=cache)
+        if not ok:
+            return result
+        scoring = rule.rule.scoring
+        result.score = scoring.base + sum(points for name, points in scoring.add.items()
+                                          if matched(name))
+        for exc, selections in rule.exceptions:
+            if exc.expires is not None and exc.expires < self.today:
+                continue  # expired: no longer suppresses (rules check warns about it)
+            if all(ctx.selection(s).matched for s in selections):
+                result.suppressed_by, result.reason = exc.name, exc.reason
+                break
+        return result
+
+    # -- products and prices --------------------------------------------------------------
+
+    def product_for(self, ctx: _Context) -> Any:
+        """The brand product a listing names (the longest product phrase in its title)."""
+        hits = ctx.hits("title").by_key
+        best = None
+        best_len = 0
+        for key, product in self._products:
+            for h in hits.get(key, ()):
+                if h.end - h.start > best_len:
+                    best, best_len = product, h.end - h.start
+        return best
+
+    def to_brand_currency(self, amount: Decimal, currency: str) -> Decimal | None:
+        if currency == self.brand.currency:
+            return amount
+        rate = self.brand.exchange_rates.get(currency)
+        return amount * rate if rate is not None else None
+
+
+def _number(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+class _Context:
+    """One listing being evaluated: its field scans, computed once and shared by rules."""
+
+    def __init__(self, ruleset: RuleSet, listing: dict[str, Any]) -> None:
+        self.ruleset = ruleset
+        self.listing = listing
+        self._hits: dict[str, FieldHits] = {}
+
+    def hits(self, name: str) -> FieldHits:
+        found = self._hits.get(name)
+        if found is None:
+            value = self.listing.get(name)
+            found = (self.ruleset.matchers.scan(name, str(value)) if value not in (None, "")
+                     else FieldHits())
+            self._hits[name] = found
+        return found
+
+    def selection(self, sel: CompiledSelection) -> SelectionResult:
+        spec = sel.spec
+        if spec.price_below_msrp is not None:
+            return self._price(spec)
+        if spec.names_product is not None:
+            product = self.ruleset.product_for(self)
+            return SelectionResult((product is not None) == spec.names_product,
+                                   note=f"names {product.name}" if product else
+                                   "names none of the brand's products")
+        value = self.listing.get(sel.field)
+        if spec.exists is not None:
+            present = value not in (None, "", [])
+            return SelectionResult(present == spec.exists)
+        if value in (None, ""):
+            return SelectionResult(spec.if_missing, note=f"{sel.field} is missing")
+        if sel.mode == "values" or spec.in_ is not None or spec.not_in is not None:
+            return self._membership(sel, str(value))
+        if sel.key is not None:
+            found = self.hits(sel.field).by_key.get(sel.key)
+            if not found:
+                return SelectionResult(False)
+            assert sel.mode is not None
+            folded = self.hits(sel.field).folds[sel.mode]
+            source = str(value)
+            spans = []
+            for h in found:
+                start, end = folded.source_span(h.start, h.end)
+                spans.append(Span(sel.field, start, end, source[start:end]))
+            return SelectionResult(True, spans)
+        return self._compare(sel, value)
+
+    def _membership(self, sel: CompiledSelection, value: str) -> SelectionResult:
+        spec = sel.spec
+        list_name = spec.in_ or spec.not_in or spec.list_
+        if list_name == AUTHORISED:
+            folded = text.plain(value).text
+            market = self.listing.get("marketplace")
+            inside = ((market, folded) in self.ruleset.authorised
+                      or (None, folded) in self.ruleset.authorised)
+        else:
+            assert sel.key is not None
+            inside = text.plain(value).text in self.ruleset.matchers.values.get(sel.key, ())
+        want = spec.not_in is None
+        verb = "in" if inside else "not in"
+        return SelectionResult(inside == want, note=f"{sel.field} {value!r} {verb} {list_name}")
+
+    def _compare(self, sel: CompiledSelection, value: Any) -> SelectionResult:
+        spec = sel.spec
+        number = _number(value)
+        if number is None:
+            return SelectionResult(spec.if_missing, note=f"{sel.field} is not a number")
+        checks: list[tuple[float | None, Callable[[float, float], bool], str]] = [
+            (spec.gt, lambda a, b: a > b, ">"), (spec.ge, lambda a, b: a >= b, ">="),
+            (spec.lt, lambda a, b: a < b, "<"), (spec.le, lambda a, b: a <= b, "<="),
+            (spec.eq, lambda a, b: a == b, "==")]
+        ok = all(test(float(number), bound) for bound, test, _ in checks if bound is not None)
+        note = " and ".join(f"{sel.field} {number} {sym} {bound:g}"
+                            for bound, _t, sym in checks if bound is not None)
+        return SelectionResult(ok, note=note)
+
+    def _price(self, spec: Selection) -> SelectionResult:
+        rs = self.ruleset
+        product = rs.product_for(self)
+        price = _number(self.listing.get("price"))
+        currency = self.listing.get("currency") or rs.brand.currency
+        if product is None or price is None:
+            what = "no brand product named in the title" if product is None else "no price"
+            return SelectionResult(spec.if_missing, note=what)
+        if currency in product.msrp:
+            msrp, price_cmp, cur = product.msrp[currency], price, currency
+        else:
+            base_msrp = product.msrp.get(rs.brand.currency)
+            price_cmp_or_none = rs.to_brand_currency(price, currency)
+            if base_msrp is None or price_cmp_or_none is None:
+                return SelectionResult(spec.if_missing,
+                                       note=f"no exchange rate for {currency}")
+            msrp, price_cmp, cur = base_msrp, price_cmp_or_none, rs.brand.currency
+        limit = msrp * Decimal(str(spec.share))
+        ok = price_cmp < limit
+        return SelectionResult(ok, note=(
+            f"price {price_cmp:.2f} {cur} {'<' if ok else '>='} {spec.share:.0%} of "
+            f"{product.name} MSRP {msrp:.2f} {cur}"))
