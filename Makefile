@@ -21,6 +21,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/fixture_server.py
 	$(BIN)/python bench/sweep_http.py
 	$(BIN)/python bench/sweep_browser.py
+	$(BIN)/python bench/rules_eval.py
 
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)

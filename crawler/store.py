@@ -222,7 +222,8 @@ class Store:
     # -- evaluations ----------------------------------------------------------------------
 
     def listings_for(self, keywords: list[str], keys: list[tuple[str, str]] | None = None,
-                     brand: str | None = None) -> Iterator[dict[str, Any]]:
+                     brand: str | None = None, shard: tuple[int, int] = (0, 1)
+                     ) -> Iterator[dict[str, Any]]:
         """Listings found by any of ``keywords`` (or exactly ``keys``), each with the
         stored evaluation of ``brand`` as ``_version``, ``_stage``, ``_score``, ``_matches``."""
         folded = [" ".join(k.casefold().split()) for k in keywords]
@@ -234,6 +235,9 @@ class Store:
             values = ", ".join(["(?, ?)"] * len(keys)) or "(null, null)"
             where = f"(l.marketplace, l.listing_id) in (values {values})"
             params = [brand or "", *[v for k in keys for v in k]]
+        if shard[1] > 1:  # (k, n): the k-th of n disjoint parts, for parallel workers
+            where = f"({where}) and l.rowid % ? = ?"
+            params += [shard[1], shard[0]]
         # only constant SQL is formatted in; every value is bound
         sql = ("select l.*, e.version as _version, e.stage as _stage, e.score as _score, "  # noqa: S608
                "e.matches as _matches from listings l left join evaluations e on "

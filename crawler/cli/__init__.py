@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from crawler import __version__
+from crawler.cli.options import db_option as _db_option
 from crawler.exceptions import BrandsweepError
 
 
@@ -34,7 +35,6 @@ def cli() -> None:
     sets, and draft takedown notices into a local SQLite store."""
 
 
-from crawler.cli.options import db_option as _db_option  # noqa: E402
 
 
 def _marketplaces_dir_option(fn: Any) -> Any:

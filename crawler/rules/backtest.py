@@ -5,15 +5,19 @@ by the current rule file's version, else the current rule file evaluated afresh.
 candidate is evaluated on every listing the brand's keywords found. Nothing is written
 unless ``apply`` is asked for; then the candidate's verdicts replace the stored ones, in
 batches of one transaction each, so a killed apply leaves every listing with one whole
-verdict, old or new.
+verdict, old or new. Listings are split into disjoint shards by rowid and judged by one
+forked process per CPU (the rule sets are inherited, not reloaded).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from crawler.rules.engine import Evaluation, RuleSet
@@ -46,7 +50,7 @@ class BacktestReport:
     listings: int = 0
     stages_before: Counter[str] = field(default_factory=Counter)
     stages_after: Counter[str] = field(default_factory=Counter)
-    changes: dict[str, int] = field(default_factory=lambda: Counter())
+    changes: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[Change]] = field(default_factory=dict)
     # per rule: listings it newly matches / no longer matches
     rules_gained: Counter[str] = field(default_factory=Counter)
@@ -54,6 +58,21 @@ class BacktestReport:
     rule_examples: dict[str, list[Change]] = field(default_factory=dict)
     applied: int = 0
     seconds: float = 0.0
+
+    def merge(self, other: BacktestReport) -> None:
+        """Fold another shard's report into this one."""
+        self.listings += other.listings
+        self.applied += other.applied
+        self.stages_before.update(other.stages_before)
+        self.stages_after.update(other.stages_after)
+        self.changes.update(other.changes)
+        self.rules_gained.update(other.rules_gained)
+        self.rules_lost.update(other.rules_lost)
+        for mine, theirs in ((self.examples, other.examples),
+                             (self.rule_examples, other.rule_examples)):
+            for key, changes in theirs.items():
+                kept = mine.setdefault(key, [])
+                kept.extend(changes[:EXAMPLES - len(kept)])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,14 +104,45 @@ def _stored_rules(matches: str | None) -> set[str]:
 
 
 def backtest(store: Store, current: RuleSet, candidate: RuleSet, apply: bool = False,
-             progress: Callable[[int], None] | None = None) -> BacktestReport:
-    """Compare ``candidate`` with the store's current verdicts on every brand listing."""
+             workers: int | None = None) -> BacktestReport:
+    """Compare ``candidate`` with the store's current verdicts on every brand listing,
+    in ``workers`` processes (default: one per CPU, at most 4) over disjoint shards."""
     import time
 
     started = time.monotonic()
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers == 1 or sys.platform == "win32":
+        report = _shard(store.path, current, candidate, apply, (0, 1))
+    else:
+        global _JOB
+        _JOB = (store.path, current, candidate, apply)  # inherited by the forked workers
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers) as pool:
+            parts = pool.map(_run_shard, [(k, workers) for k in range(workers)])
+        _JOB = None
+        report = parts[0]
+        for part in parts[1:]:
+            report.merge(part)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+_JOB: tuple[Path, RuleSet, RuleSet, bool] | None = None
+
+
+def _run_shard(shard: tuple[int, int]) -> BacktestReport:
+    assert _JOB is not None
+    path, current, candidate, apply = _JOB
+    return _shard(path, current, candidate, apply, shard)
+
+
+def _shard(path: Path, current: RuleSet, candidate: RuleSet, apply: bool,
+           shard: tuple[int, int]) -> BacktestReport:
+    store = Store(path)
     report = BacktestReport(current.brand_key, current.version, candidate.version)
     pending: list[tuple[str, str, str, int, str | None, str]] = []
-    for row in store.listings_for(current.brand.keywords, brand=current.brand_key):
+    for row in store.listings_for(current.brand.keywords, brand=current.brand_key,
+                                  shard=shard):
         report.listings += 1
         if row["_version"] == current.version:
             before, score_before = row["_stage"], row["_score"] or 0
@@ -124,11 +174,8 @@ def backtest(store: Store, current: RuleSet, candidate: RuleSet, apply: bool = F
             if len(pending) >= BATCH:
                 report.applied += store.save_evaluations(candidate.brand_key, pending)
                 pending = []
-        if progress is not None and report.listings % 10_000 == 0:
-            progress(report.listings)
     if pending:
         report.applied += store.save_evaluations(candidate.brand_key, pending)
-    report.seconds = time.monotonic() - started
     return report
 
 

@@ -145,13 +145,14 @@ class _Parser:
         return Name(name)
 
 
+Test = Callable[[Callable[[str], bool]], bool]
+
+
 @dataclass(frozen=True)
 class Condition:
     tree: Node
     used: frozenset[str]
-
-    def evaluate(self, matched: Callable[[str], bool]) -> bool:
-        return _eval(self.tree, matched)
+    evaluate: Test  # closures built from the tree once: no tree walk per listing
 
     def triggers(self, hit_based: set[str]) -> frozenset[str] | None:
         """Selections one of which must match for the condition to hold, when every one of
@@ -162,17 +163,23 @@ class Condition:
 def parse(text: str, selections: list[str]) -> Condition:
     parser = _Parser(text, selections)
     tree = parser.parse()
-    return Condition(tree, frozenset(parser.used))
+    return Condition(tree, frozenset(parser.used), _compile(tree))
 
 
-def _eval(node: Node, matched: Callable[[str], bool]) -> bool:
+def _compile(node: Node) -> Test:
     if isinstance(node, Name):
-        return matched(node.name)
+        name = node.name
+        return lambda matched: matched(name)
     if isinstance(node, Not):
-        return not _eval(node.operand, matched)
+        inner = _compile(node.operand)
+        return lambda matched: not inner(matched)
+    parts = [_compile(n) for n in node.operands]
     if isinstance(node, AllOf):
-        return all(_eval(n, matched) for n in node.operands)
-    return any(_eval(n, matched) for n in node.operands)
+        if len(parts) == 2:
+            a, b = parts
+            return lambda matched: a(matched) and b(matched)
+        return lambda matched: all(p(matched) for p in parts)
+    return lambda matched: any(p(matched) for p in parts)
 
 
 def _needs(node: Node, hit_based: set[str]) -> frozenset[str] | None:

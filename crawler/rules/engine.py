@@ -48,7 +48,17 @@ class RuleResult:
     score: int = 0
     suppressed_by: str | None = None  # exception name
     reason: str | None = None
-    selections: dict[str, SelectionResult] = field(default_factory=dict)
+    # what each selection matched and where: worked out when first asked for (explain,
+    # storing a verdict), never for the rules a listing only needs a score from
+    detail: Callable[[], dict[str, SelectionResult]] | None = field(default=None,
+                                                                    repr=False)
+    _selections: dict[str, SelectionResult] | None = field(default=None, repr=False)
+
+    @property
+    def selections(self) -> dict[str, SelectionResult]:
+        if self._selections is None:
+            self._selections = self.detail() if self.detail is not None else {}
+        return self._selections
 
     @property
     def outcome(self) -> str:
@@ -91,6 +101,12 @@ class CompiledSelection:
     mode: str | None
     hit_based: bool  # matches only when a term/fuzzy/regex hit exists
 
+    def __post_init__(self) -> None:
+        # a term, fuzzy or regex list looked up in the field's scan: the fast path
+        self.hit_test = (self.key is not None and self.mode not in (None, "values")
+                         and self.spec.in_ is None and self.spec.not_in is None
+                         and self.spec.exists is None)
+
 
 @dataclass
 class CompiledRule:
@@ -99,6 +115,9 @@ class CompiledRule:
     selections: dict[str, CompiledSelection]
     exceptions: list[tuple[Any, list[CompiledSelection]]]  # (Exception_, its selections)
     triggers: frozenset[str] | None
+
+    def __post_init__(self) -> None:
+        self.scoring = self.rule.scoring  # built once, not per listing
 
 
 class RuleSet:
@@ -139,7 +158,7 @@ class RuleSet:
         else:
             hit: set[int] = set(self._always)
             for f in self.scan_fields:
-                for key in ctx.hits(f).by_key:
+                for key in ctx.hits(f).keys:
                     hit.update(self._by_key.get((f, key), ()))
             candidates = sorted(hit)
         results = []
@@ -165,27 +184,37 @@ class RuleSet:
         return stage
 
     def _rule(self, ctx: _Context, rule: CompiledRule, full: bool) -> RuleResult:
-        cache: dict[str, SelectionResult] = {}
+        # booleans first (cheap); what matched and where only for rules that matched
+        seen: dict[str, bool] = {}
+        selections = rule.selections
 
         def matched(name: str) -> bool:
-            if name not in cache:
-                cache[name] = ctx.selection(rule.selections[name])
-            return cache[name].matched
+            found = seen.get(name)
+            if found is None:
+                found = seen[name] = ctx.test(selections[name])
+            return found
 
         ok = rule.condition.evaluate(matched)
+        if not ok and not full:
+            return RuleResult(rule.rule.id, False)
+        scoring = rule.scoring
+        score = scoring.base + sum(points for name, points in scoring.add.items()
+                                   if matched(name))
+        names = list(selections)
+
+        def detail() -> dict[str, SelectionResult]:
+            return {n: ctx.selection(selections[n]) for n in names}
+
+        result = RuleResult(rule.rule.id, ok, detail=detail)
         if full:
-            for name in rule.selections:
-                matched(name)
-        result = RuleResult(rule.rule.id, ok, selections=cache)
+            result.selections  # noqa: B018  (explain wants every selection worked out)
         if not ok:
             return result
-        scoring = rule.rule.scoring
-        result.score = scoring.base + sum(points for name, points in scoring.add.items()
-                                          if matched(name))
-        for exc, selections in rule.exceptions:
+        result.score = score
+        for exc, exc_selections in rule.exceptions:
             if exc.expires is not None and exc.expires < self.today:
                 continue  # expired: no longer suppresses (rules check warns about it)
-            if all(ctx.selection(s).matched for s in selections):
+            if all(ctx.test(s) for s in exc_selections):
                 result.suppressed_by, result.reason = exc.name, exc.reason
                 break
         return result
@@ -194,11 +223,19 @@ class RuleSet:
 
     def product_for(self, ctx: _Context) -> Any:
         """The brand product a listing names (the longest product phrase in its title)."""
-        hits = ctx.hits("title").by_key
+        if ctx.product is not _UNSET:
+            return ctx.product
+        ctx.product = self._product_for(ctx)
+        return ctx.product
+
+    def _product_for(self, ctx: _Context) -> Any:
+        hits = ctx.hits("title")
         best = None
         best_len = 0
         for key, product in self._products:
-            for h in hits.get(key, ()):
+            if key not in hits.keys:
+                continue
+            for h in hits.spans(key):
                 if h.end - h.start > best_len:
                     best, best_len = product, h.end - h.start
         return best
@@ -219,6 +256,10 @@ def _number(value: Any) -> Decimal | None:
         return None
 
 
+_MISSING = FieldHits()  # the scan of a field the listing does not have
+_UNSET = object()
+
+
 class _Context:
     """One listing being evaluated: its field scans, computed once and shared by rules."""
 
@@ -226,15 +267,25 @@ class _Context:
         self.ruleset = ruleset
         self.listing = listing
         self._hits: dict[str, FieldHits] = {}
+        self.product: Any = _UNSET
 
     def hits(self, name: str) -> FieldHits:
         found = self._hits.get(name)
         if found is None:
             value = self.listing.get(name)
             found = (self.ruleset.matchers.scan(name, str(value)) if value not in (None, "")
-                     else FieldHits())
+                     else _MISSING)
             self._hits[name] = found
         return found
+
+    def test(self, sel: CompiledSelection) -> bool:
+        """Whether ``sel`` matches, without working out what it matched."""
+        if sel.hit_test:
+            found = self.hits(sel.field)
+            if found is _MISSING:
+                return sel.spec.if_missing
+            return sel.key in found.keys
+        return self.selection(sel).matched
 
     def selection(self, sel: CompiledSelection) -> SelectionResult:
         spec = sel.spec
@@ -254,7 +305,7 @@ class _Context:
         if sel.mode == "values" or spec.in_ is not None or spec.not_in is not None:
             return self._membership(sel, str(value))
         if sel.key is not None:
-            found = self.hits(sel.field).by_key.get(sel.key)
+            found = self.hits(sel.field).spans(sel.key)
             if not found:
                 return SelectionResult(False)
             assert sel.mode is not None

@@ -41,21 +41,26 @@ class Hit:
     term: str  # the list's term as written
 
 
+Payload = tuple[tuple[str, str], ...]  # (list key, term as written) for one folded term
+
+
 @dataclass
 class FieldHits:
-    """What the matchers found in one field: list key -> hits, and the folds used."""
+    """What the matchers found in one field: which list keys hit, and where (worked out
+    only when asked, since most hits are only tested, never shown)."""
 
-    by_key: dict[str, list[Hit]] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+    raw: list[tuple[int, int, Payload]] = field(default_factory=list)
     folds: dict[str, text.Folded] = field(default_factory=dict)  # mode -> folded field
 
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
+    def spans(self, key: str) -> list[Hit]:
+        return [Hit(start, end, written) for start, end, payload in self.raw
+                for k, written in payload if k == key]
 
 
 def _needs_boundary(char: str) -> bool:
     # CJK text has no spaces between words: a CJK term may sit inside a run of CJK
-    return _is_word(char) and ord(char) < 0x2E80
+    return (char.isalnum() or char == "_") and ord(char) < 0x2E80
 
 
 class Matchers:
@@ -102,7 +107,8 @@ class Matchers:
             if terms:
                 automaton = ahocorasick.Automaton()
                 for folded, payload in terms.items():
-                    automaton.add_word(folded, (folded, tuple(payload),
+                    automaton.add_word(folded, (len(folded), tuple(payload),
+                                                frozenset(k for k, _ in payload),
                                                 _needs_boundary(folded[0]),
                                                 _needs_boundary(folded[-1])))
                 automaton.make_automaton()
@@ -127,43 +133,58 @@ class Matchers:
             if mode in ("words", "plain"):
                 automaton = self._automata.get(mode)
                 if automaton is not None:
-                    self._scan_terms(automaton, folded.text, out.by_key)
+                    self._scan_terms(automaton, folded.text, out)
             elif mode == "fuzzy":
-                self._scan_fuzzy(folded.text, out.by_key)
+                self._scan_fuzzy(folded.text, out)
             elif mode == "regex" and self._regex_set is not None:
                 for i in self._regex_set.Match(folded.text) or ():
                     key, pattern, compiled = self._regexes[i]
                     m = compiled.search(folded.text)
                     if m is not None:
-                        out.by_key.setdefault(key, []).append(Hit(m.start(), m.end(), pattern))
+                        out.keys.add(key)
+                        out.raw.append((m.start(), m.end(), ((key, pattern),)))
         return out
 
     @staticmethod
-    def _scan_terms(automaton: Any, folded: str, by_key: dict[str, list[Hit]]) -> None:
+    def _scan_terms(automaton: Any, folded: str, out: FieldHits) -> None:
         last = len(folded) - 1
-        for end, (term, payload, start_bound, end_bound) in automaton.iter(folded):
-            start = end - len(term) + 1
-            if start_bound and start > 0 and _is_word(folded[start - 1]):
-                continue
-            if end_bound and end < last and _is_word(folded[end + 1]):
-                continue
-            for key, written in payload:
-                by_key.setdefault(key, []).append(Hit(start, end + 1, written))
+        keys, raw = out.keys, out.raw
+        for end, (size, payload, payload_keys, start_bound, end_bound) in automaton.iter(
+                folded):
+            start = end - size + 1
+            if start_bound and start > 0:
+                before = folded[start - 1]
+                if before.isalnum() or before == "_":
+                    continue
+            if end_bound and end < last:
+                after = folded[end + 1]
+                if after.isalnum() or after == "_":
+                    continue
+            keys.update(payload_keys)
+            raw.append((start, end + 1, payload))
 
-    def _scan_fuzzy(self, folded: str, by_key: dict[str, list[Hit]]) -> None:
+    def _scan_fuzzy(self, folded: str, out: FieldHits) -> None:
         if not self._fuzzy:
             return
         cache = self._fuzzy_cache
-        for m in text.WORD.finditer(folded):
-            word = m.group()
+        hits: dict[str, list[tuple[str, str]]] = {}
+        for word in set(text.WORD.findall(folded)):
+            if word.isdigit():  # fuzzy terms are names: a number is never a misspelt one
+                continue
             found = cache.get(word)
             if found is None:
                 found = self._fuzzy_lookup(word)
                 if len(cache) > 200_000:  # a long backtest must not grow without bound
                     cache.clear()
                 cache[word] = found
-            for key, written in found:
-                by_key.setdefault(key, []).append(Hit(m.start(), m.end(), written))
+            if found:
+                hits[word] = found
+        if hits:  # positions only for the few words that hit
+            for m in text.WORD.finditer(folded):
+                payload = hits.get(m.group())
+                if payload:
+                    out.keys.update(k for k, _ in payload)
+                    out.raw.append((m.start(), m.end(), tuple(payload)))
 
     def _fuzzy_lookup(self, word: str) -> list[tuple[str, str]]:
         out = []

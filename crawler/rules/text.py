@@ -109,27 +109,53 @@ def _leet(match: re.Match[str]) -> str:
     return word.translate(LEET) if _HAS_LEET.search(word) else word
 
 
+def _leet_words(folded: str) -> str:
+    """Read leetspeak inside words that mix letters with leet characters ("4cme")."""
+    if folded.isalpha():
+        return folded
+    chunks = folded.split(" ")
+    changed = False
+    for i, chunk in enumerate(chunks):
+        # most chunks are plain words or plain numbers: skip them without a regex
+        if chunk.isalpha() or chunk.isdigit() or not _HAS_LEET.search(chunk):
+            continue
+        new = _LEET_WORD.sub(_leet, chunk)
+        if new != chunk:
+            chunks[i] = new
+            changed = True
+    return " ".join(chunks) if changed else folded
+
+
 def _collapse(text: str, spaced: bool) -> tuple[str, tuple[int, ...]]:
     """Join spaced-out letters (deep only) and collapse runs of spaces, noting deletions."""
+    if " " not in text:
+        return text, ()
     gone: set[int] = set()
-    if spaced and " " in text:
+    if spaced:
         for m in _SPACED.finditer(text):
             gone.update(m.start() + i for i, c in enumerate(m.group()) if c == " ")
-    for m in _EDGE_SPACES.finditer(text):
-        gone.update(range(m.start(), m.end()))
-    for m in _RUN_SPACES.finditer(text):
-        gone.update(range(m.start() + 1, m.end()))
+    if "  " in text or text[0] == " " or text[-1] == " ":
+        for m in _EDGE_SPACES.finditer(text):
+            gone.update(range(m.start(), m.end()))
+        for m in _RUN_SPACES.finditer(text):
+            gone.update(range(m.start() + 1, m.end()))
     if not gone:
         return text, ()
     return "".join(c for j, c in enumerate(text) if j not in gone), tuple(sorted(gone))
 
 
+def _translate(text: str, table: _CharTable) -> str:
+    if text.isascii():
+        # ASCII folds to lower case; only control whitespace needs the table
+        lowered = text.lower()
+        return lowered if lowered.isprintable() else lowered.translate(table)
+    return text.translate(table)
+
+
 @lru_cache(maxsize=65536)
 def deep(text: str) -> Folded:
     """The anti-evasion fold used by ``words`` and ``fuzzy`` lists."""
-    folded = text.translate(_DEEP)
-    if _HAS_LEET.search(folded):
-        folded = _LEET_WORD.sub(_leet, folded)
+    folded = _leet_words(_translate(text, _DEEP))
     folded, deleted = _collapse(folded, spaced=True)
     return Folded(folded, text, _DEEP, deleted)
 
@@ -137,7 +163,7 @@ def deep(text: str) -> Folded:
 @lru_cache(maxsize=65536)
 def plain(text: str) -> Folded:
     """Case and accents only: used by ``plain`` and ``values`` lists and by regexes."""
-    folded, deleted = _collapse(text.translate(_PLAIN), spaced=False)
+    folded, deleted = _collapse(_translate(text, _PLAIN), spaced=False)
     return Folded(folded, text, _PLAIN, deleted)
 
 
