@@ -11,6 +11,7 @@ Targets: at least 20,000 listings/s, at least 10x the ``re`` loop, backtest unde
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -170,8 +171,12 @@ def bench_eval(args: argparse.Namespace, folder: Path) -> None:
     world = rule_set(rng, folder)
     rs = loader.load(world["path"])
     data = listings(rng, args.listings, world)
+    # the 100,000 listings live for the whole run; keep the garbage collector from
+    # re-scanning them (a backtest streams rows and never holds them all)
+    gc.collect()
+    gc.freeze()
     started = time.perf_counter()
-    ours = [rs.evaluate(x) for x in data]
+    staged = sum(rs.evaluate(x).stage is not None for x in data)
     ours_secs = time.perf_counter() - started
     rate = len(data) / ours_secs
     sample = data[:args.baseline]
@@ -180,10 +185,9 @@ def bench_eval(args: argparse.Namespace, folder: Path) -> None:
     naive_scores = [naive.evaluate(x) for x in sample]
     naive_rate = len(sample) / (time.perf_counter() - started)
     started = time.perf_counter()
-    ours_sample = [rs.evaluate(x) for x in sample]
+    ours_sample = [rs.evaluate(x).score for x in sample]
     sample_rate = len(sample) / (time.perf_counter() - started)
-    agree = sum(a == b.score for a, b in zip(naive_scores, ours_sample, strict=True))
-    staged = sum(e.stage is not None for e in ours)
+    agree = sum(a == b for a, b in zip(naive_scores, ours_sample, strict=True))
     print(f"rule set: {len(rs.rules)} rules; {len(data)} listings ({staged} staged) in "
           f"{ours_secs:.1f}s on one core = {rate:,.0f} listings/s (target >= 20,000: "
           f"{'met' if rate >= 20_000 else 'MISSED'})")
@@ -215,17 +219,21 @@ def bench_backtest(args: argparse.Namespace, folder: Path) -> None:
           f"{time.perf_counter() - started:.0f}s")
     candidate = folder / "candidate.yaml"
     doc = json.loads(world["path"].read_text())
-    doc["stages"][0]["min_score"] = 50
+    doc["stages"][0]["min_score"] = 30  # a looser review threshold: some listings move
     candidate.write_text(json.dumps(doc))
     env = dict(os.environ, BRANDSWEEP_RULES=str(folder))
-    started = time.perf_counter()
-    done = subprocess.run([str(Path(sys.executable).parent / "brandsweep"), "rules",
-                           "backtest", "--brand", "bench", "--rules", str(candidate), "--db",
-                           str(db), "--json"], env=env, capture_output=True, text=True)
-    secs = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    report = json.loads(done.stdout)
+    brandsweep = str(Path(sys.executable).parent / "brandsweep")
+
+    def timed(*args: str) -> tuple[float, dict[str, Any]]:
+        started = time.perf_counter()
+        done = subprocess.run([brandsweep, "rules", *args, "--brand", "bench", "--db",
+                               str(db), "--json"], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        return time.perf_counter() - started, json.loads(done.stdout)
+
+    # no stored verdicts yet: the current rules are judged afresh beside the candidate
+    secs, report = timed("backtest", "--rules", str(candidate))
     print(f"backtest of {report['listings']:,} stored listings: {secs:.0f}s wall (target "
           f"< 120s: {'met' if secs < 120 else 'MISSED'}); changes {report['changes']}")
 

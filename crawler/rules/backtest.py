@@ -111,6 +111,10 @@ def backtest(store: Store, current: RuleSet, candidate: RuleSet, apply: bool = F
 
     started = time.monotonic()
     workers = workers or min(4, os.cpu_count() or 1)
+    if apply:
+        # SQLite has one writer: workers reading snapshots while others commit would fail
+        # with "database is locked", so storing verdicts runs in this process
+        workers = 1
     if workers == 1 or sys.platform == "win32":
         report = _shard(store.path, current, candidate, apply, (0, 1))
     else:
