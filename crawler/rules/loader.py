@@ -221,12 +221,12 @@ class _Compiler:
                            f"{_re2_message(exc)} (RE2 has no look-around or backreferences"
                            ", so no pattern can hang a sweep)")
             return 0
-        if not text.fold_term(term, mode):
+        folded = text.fold_term(term, mode)
+        if not folded:
             self.error(loc, f"list {list_name!r}: term {term!r} is empty once folded")
             return 0
         if mode != "fuzzy":
             return 0
-        folded = text.fold_term(term, mode)
         if " " in folded:
             self.error(loc, f"list {list_name!r}: fuzzy terms are single words; put the "
                        f"phrase {term!r} in a 'words' list")

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MATCH_MODES = ("words", "plain", "fuzzy", "regex", "values")
-STATUSES = ("experimental", "test", "stable", "deprecated")
 TEXT_FIELDS = ("title", "description", "seller", "seller_location", "ships_from",
                "condition", "url", "marketplace")
 NUMBER_FIELDS = ("price", "price_high", "units_sold", "moq")
@@ -255,7 +253,3 @@ class RuleSetFile(_Strict):
     def _ordered(cls, value: list[Stage]) -> list[Stage]:
         return sorted(value, key=lambda s: s.min_score)
 
-
-def listing_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """The fields a rule can see, from a store row, a truth record or a test listing."""
-    return {k: row.get(k) for k in LISTING_FIELDS}

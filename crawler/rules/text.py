@@ -171,7 +171,3 @@ def fold_term(term: str, mode: str) -> str:
     """A list term folded the way the text it is matched against is folded."""
     return (deep(term) if mode in ("words", "fuzzy") else plain(term)).text
 
-
-def words(folded: str) -> list[tuple[int, int, str]]:
-    """(start, end, word) for each word of folded text."""
-    return [(m.start(), m.end(), m.group()) for m in WORD.finditer(folded)]
