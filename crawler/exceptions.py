@@ -50,3 +50,45 @@ class UnknownListing(BrandsweepError):
     """Raised when a command names a listing (MARKETPLACE:ID) that the store does not hold."""
 
     exit_code = 2
+
+
+class UnknownCase(BrandsweepError):
+    """Raised by ``crawler.cases`` when a command names a case number the store lacks."""
+
+    exit_code = 2
+
+
+class CaseStateError(BrandsweepError):
+    """Raised by ``crawler.cases`` for a change a case's status does not allow (for
+    example confirming a dismissed case); nothing is changed."""
+
+
+class UnknownNotice(BrandsweepError):
+    """Raised by ``crawler.notices`` when a command names a notice the store lacks."""
+
+    exit_code = 2
+
+
+class NoticeFieldMissing(BrandsweepError):
+    """Raised while drafting when the brand's identity lacks a field a program requires;
+    the message names the field and the rule set file to add it to."""
+
+    exit_code = 2
+
+
+class TemplateProblem(BrandsweepError):
+    """Raised when a notice template (ours or a rule set's own) cannot be rendered."""
+
+    exit_code = 2
+
+
+class NoStore(BrandsweepError):
+    """Raised when a command that reads the store is pointed at a file that is not there."""
+
+    exit_code = 2
+
+
+class SweepLocked(BrandsweepError):
+    """Raised by ``scheduling.lock`` when a sweep of the same brand is already running."""
+
+    exit_code = 75  # EX_TEMPFAIL: cron may simply try again next time

@@ -150,6 +150,21 @@ class Blocked(_Strict):
     text: list[str] = Field(default_factory=list)
 
 
+class Removed(_Strict):
+    """What a taken-down listing's page looks like: ``verify`` reads it as ``removed``."""
+
+    status: list[int] = Field(default_factory=lambda: [404, 410])
+    selectors: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+
+
+class Evidence(_Strict):
+    """How to photograph a listing page for evidence."""
+
+    # a page whose scripts draw the listing: wait for this CSS selector before the shot
+    wait_for: str | None = None
+
+
 class Politeness(_Strict):
     concurrency: int = Field(default=4, ge=1, le=64)
     delay: float = Field(default=0.0, ge=0)
@@ -165,10 +180,13 @@ class MarketplaceProfile(_Strict):
     base_url: str
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     notice_program: Literal["dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email"]
+    notice_contact: str | None = None  # where the program takes notices (address or form)
     search: Search
     listing: ListingSpec
     detail: Detail = Field(default_factory=Detail)
     blocked: Blocked = Field(default_factory=Blocked)
+    removed: Removed = Field(default_factory=Removed)
+    evidence: Evidence = Field(default_factory=Evidence)
     politeness: Politeness = Field(default_factory=Politeness)
     spider: str | None = None  # dotted path of a Python spider class, the escape hatch
     source: str = ""  # the file it came from (set by the loader)

@@ -87,6 +87,60 @@ def _evaluations(db: sqlite_utils.Database) -> None:
     db.table("evaluations").create_index(["brand", "stage"])
 
 
+@migration("0004_cases_events_evidence_notices")
+def _cases(db: sqlite_utils.Database) -> None:
+    # a case is a staged listing on its way to a notice; `case_events` is the audit trail
+    # (append-only: nothing in these tables is ever deleted)
+    db.table("cases").create({
+        "id": int, "brand": str, "marketplace": str, "listing_id": str, "stage": str,
+        "score": int, "status": str, "opened_at": str, "updated_at": str, "sweep_id": int,
+        "relisted_from": int,
+    }, pk="id", not_null={"brand", "marketplace", "listing_id", "status", "opened_at"})
+    db.table("cases").create_index(["brand", "marketplace", "listing_id"], unique=True)
+    db.table("cases").create_index(["brand", "status"])
+    db.table("case_events").create({
+        "id": int, "case_id": int, "at": str, "by": str, "action": str, "from_status": str,
+        "to_status": str, "reason": str, "sweep_id": int,
+    }, pk="id", not_null={"case_id", "at", "by", "action"},
+        foreign_keys=[("case_id", "cases", "id")])
+    db.table("case_events").create_index(["case_id"])
+    db.table("evidence").create({
+        "case_id": int, "url": str, "captured_at": str, "http_status": int,
+        "screenshot": str, "screenshot_sha256": str, "html": str, "html_sha256": str,
+        "image_url": str, "image_sha256": str, "title": str, "price": str, "currency": str,
+    }, pk="case_id", not_null={"url", "captured_at", "screenshot", "screenshot_sha256",
+                               "html", "html_sha256"},
+        foreign_keys=[("case_id", "cases", "id")])
+    db.table("evidence").create_index(["image_sha256"])
+    db.table("notices").create({
+        "id": int, "brand": str, "program": str, "marketplace": str, "seller": str,
+        "ip_type": str, "status": str, "created_at": str, "created_by": str,
+        "submitted_at": str, "submitted_by": str, "sweep_id": int, "part": int, "parts": int,
+        "sender": str, "rights": str, "recipient": str, "ruleset_version": str,
+    }, pk="id", not_null={"brand", "program", "marketplace", "status", "created_at",
+                          "sender"})
+    db.table("notice_items").create({
+        "notice_id": int, "case_id": int, "position": int, "brand": str, "program": str,
+        "marketplace": str, "listing_id": str, "url": str, "title": str, "price": str,
+        "currency": str, "seller": str, "reason_code": str, "reason": str, "rules": str,
+        "evidence": str,
+    }, pk=("notice_id", "case_id"), foreign_keys=[("notice_id", "notices", "id"),
+                                                  ("case_id", "cases", "id")])
+    # a listing is in at most one notice per program: drafting twice adds nothing
+    db.table("notice_items").create_index(["brand", "program", "marketplace", "listing_id"],
+                                          unique=True)
+
+
+@migration("0005_sweep_progress")
+def _progress(db: sqlite_utils.Database) -> None:
+    # a checkpoint per marketplace, written once its crawler has stored everything, so a
+    # sweep killed midway is resumed with only the marketplaces it had not finished
+    db.table("sweep_progress").create({
+        "sweep_id": int, "marketplace": str, "done_at": str, "status": str,
+    }, pk=("sweep_id", "marketplace"), foreign_keys=[("sweep_id", "sweeps", "id")])
+    db.table("sweeps").add_column("resumes", int)
+
+
 class Store:
     """One SQLite file. Open it, ``migrate()``, then record sweeps and listings."""
 
@@ -115,7 +169,8 @@ class Store:
     # -- sweeps ---------------------------------------------------------------------------
 
     def start_sweep(self, *, kind: str, brand: str | None, campaign: str | None,
-                    marketplaces: list[str], keywords: list[str], max_pages: int) -> int:
+                    marketplaces: list[str], keywords: list[str], max_pages: int,
+                    resumes: int | None = None) -> int:
         """Record a running sweep; first marks any sweep whose process died ``interrupted``."""
         self.mark_interrupted()
         with self.db.conn:
@@ -123,7 +178,7 @@ class Store:
                 "kind": kind, "brand": brand, "campaign": campaign,
                 "marketplaces": json.dumps(marketplaces), "keywords": json.dumps(keywords),
                 "max_pages": max_pages, "started": now(), "status": "running",
-                "pid": os.getpid(), "host": socket.gethostname(),
+                "pid": os.getpid(), "host": socket.gethostname(), "resumes": resumes,
             })
         assert table.last_pk is not None
         return int(table.last_pk)
@@ -144,6 +199,35 @@ class Store:
                 self.db.table("sweeps").update(sweep_id, {"status": "interrupted",
                                                     "finished": now()})
         return len(stale)
+
+    def mark_done(self, sweep_id: int, marketplace: str, status: str) -> None:
+        """Checkpoint: this marketplace of this sweep is complete and stored."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "insert or replace into sweep_progress (sweep_id, marketplace, done_at, "
+                "status) values (?, ?, ?, ?)", [sweep_id, marketplace, now(), status])
+
+    def resumable(self, kind: str, brand: str | None, marketplaces: list[str],
+                  keywords: list[str], max_pages: int) -> tuple[int, set[str]] | None:
+        """The last sweep of this very plan, if it was interrupted: its id and the
+        marketplaces it (or the sweeps it resumed) finished."""
+        rows = list(self.db.query(
+            "select id, status, marketplaces, keywords, max_pages from sweeps where kind = ? "
+            "and brand is ? order by id desc limit 1", [kind, brand]))
+        if not rows or rows[0]["status"] != "interrupted":
+            return None
+        last = rows[0]
+        if (json.loads(last["marketplaces"]) != marketplaces or json.loads(last["keywords"])
+                != keywords or last["max_pages"] != max_pages):
+            return None
+        done: set[str] = set()
+        sweep_id: int | None = last["id"]
+        while sweep_id is not None:  # a resumed sweep may itself have been resumed
+            done |= {r["marketplace"] for r in self.db.query(
+                "select marketplace from sweep_progress where sweep_id = ?", [sweep_id])}
+            row = self.db.table("sweeps").get(sweep_id)
+            sweep_id = row["resumes"] if row["status"] == "interrupted" else None
+        return last["id"], done
 
     def sweep(self, sweep_id: int) -> dict[str, Any]:
         row: dict[str, Any] = self.db.table("sweeps").get(sweep_id)

@@ -11,7 +11,8 @@ _LABEL = {"ok": "ok", "blocked": "BLOCKED", "extraction_failed": "EXTRACTION FAI
 def text(result: SweepResult, db: str) -> list[str]:
     w = max([12, *(len(n) + 1 for n in result.marketplaces)])
     lines = [f"sweep {result.sweep_id}: {result.status} in {result.elapsed:.1f}s  "
-             f"(store: {db})",
+             f"(store: {db})" + (f", finishing interrupted sweep {result.resumed}"
+                                 if result.resumed is not None else ""),
              f"  {'marketplace':<{w}} {'status':<18} {'listings':>8} {'new':>6} {'pages':>6} "
              f"{'mode':<8} {'retries':>7}"]
     for name, m in result.marketplaces.items():
@@ -21,9 +22,28 @@ def text(result: SweepResult, db: str) -> list[str]:
             f"{m.get('listings', 0):>8} {m.get('new_listings', 0):>6} "
             f"{sum(pages.values()):>6} {m.get('render_mode', '-'):<8} {m.get('retries', 0):>7}")
     for name, m in result.marketplaces.items():
-        if m["status"] != "ok" and m.get("reason"):
+        if (m["status"] != "ok" or m.get("resumed")) and m.get("reason"):
             lines.append(f"  {name}: {m['reason']}")
     if result.staged is not None:
         stages = ", ".join(f"{n} {s}" for s, n in sorted(result.staged.items())) or "none"
         lines.append(f"  staged by rule set {result.ruleset_version}: {stages}")
+    c = result.cases
+    if c is not None:
+        by_stage = ", ".join(f"{n} {s}" for s, n in sorted(c["new_by_stage"].items()))
+        lines.append(f"  cases: {c['new']} new" + (f" ({by_stage})" if by_stage else "")
+                     + (f", {c['relisted']} relistings linked" if c.get("relisted") else ""))
+        if "evidence_captured" in c:
+            lines.append(f"  evidence: {c['evidence_captured']} captured"
+                         + (f", {c['evidence_failed']} failed (run `brandsweep evidence "
+                            "capture` to retry)" if c["evidence_failed"] else ""))
+            lines.extend(f"    {line}" for line in c["evidence_failures"])
+        if "drafts_new" in c:
+            programs = ", ".join(f"{p} {n}" for p, n in sorted(c["drafts_by_program"].items()))
+            lines.append(f"  notices: {c['drafts_new']} new drafts with "
+                         f"{c['drafted_listings']} listings"
+                         + (f" ({programs})" if programs else "")
+                         + (f"; {c['waiting_evidence']} cases wait for evidence"
+                            if c["waiting_evidence"] else ""))
+    if result.problem:
+        lines.append(f"  Error: {result.problem}")
     return lines

@@ -29,6 +29,12 @@ class SweepPlan:
     timeout: float | None = None
     log_level: str | None = None
     ruleset: Any = None  # the brand's compiled rule set: listings are judged as stored
+    # after the crawl: open cases, capture their evidence, draft what the rules say
+    cases: bool = True
+    evidence: bool = True
+    draft: bool = True
+    # every profile, by name: cases from earlier sweeps of other marketplaces need theirs
+    all_profiles: dict[str, MarketplaceProfile] | None = None
 
 
 @dataclass
@@ -39,9 +45,14 @@ class SweepResult:
     elapsed: float = 0.0
     staged: dict[str, int] | None = None  # listings seen by this sweep, per stage
     ruleset_version: str | None = None
+    cases: dict[str, Any] | None = None  # new cases, evidence and drafts
+    resumed: int | None = None  # the interrupted sweep this one finished
+    problem: str | None = None  # a follow-up step a person must fix (exit 2)
 
     @property
     def exit_code(self) -> int:
+        if self.problem and self.status != "failed":
+            return 2
         return {"ok": 0, "partial": 3}.get(self.status, 1)
 
     def as_dict(self) -> dict[str, Any]:
@@ -50,13 +61,30 @@ class SweepResult:
         if self.staged is not None:
             out["staged"] = self.staged
             out["ruleset_version"] = self.ruleset_version
+        if self.cases is not None:
+            out["cases"] = self.cases
+        if self.problem:
+            out["problem"] = self.problem
+        if self.resumed is not None:
+            out["resumed"] = self.resumed
         return out
 
 
 def run(plan: SweepPlan) -> SweepResult:
-    """Sweep every marketplace in ``plan``; blocks until all crawlers have finished."""
+    """Sweep every marketplace in ``plan``; blocks until all crawlers have finished.
+    A brand is swept by one process at a time (``SweepLocked``, exit 75)."""
+    from contextlib import nullcontext
+
+    from scheduling.lock import brand_lock
+
+    with brand_lock(plan.db, plan.brand) if plan.brand else nullcontext():
+        return _run(plan)
+
+
+def _run(plan: SweepPlan) -> SweepResult:
     import time
 
+    from scrapy import signals
     from scrapy.crawler import Crawler, CrawlerProcess
     from scrapy.utils.reactor import install_reactor, is_reactor_installed
 
@@ -69,10 +97,18 @@ def run(plan: SweepPlan) -> SweepResult:
     started = time.monotonic()
     store = Store(plan.db)
     store.migrate()
+    store.mark_interrupted()
+    names = [p.name for p in plan.profiles]
+    # the same plan killed midway: finish its unfinished marketplaces instead of all
+    resume = store.resumable(plan.kind, plan.brand, names, plan.keywords,
+                             plan.max_pages or 0)
+    done = resume[1] if resume else set()
     sweep_id = store.start_sweep(kind=plan.kind, brand=plan.brand, campaign=plan.campaign,
-                                 marketplaces=[p.name for p in plan.profiles],
-                                 keywords=plan.keywords, max_pages=plan.max_pages or 0)
-    chromium = find_chromium() if any(p.search.render != "http" for p in plan.profiles) \
+                                 marketplaces=names, keywords=plan.keywords,
+                                 max_pages=plan.max_pages or 0,
+                                 resumes=resume[0] if resume else None)
+    todo = [p for p in plan.profiles if p.name not in done]
+    chromium = find_chromium() if any(p.search.render != "http" for p in todo) \
         else None
     process = CrawlerProcess(settings={"TWISTED_REACTOR": bs.DEFAULTS["TWISTED_REACTOR"],
                                        "LOG_LEVEL": plan.log_level or "CRITICAL",
@@ -80,11 +116,13 @@ def run(plan: SweepPlan) -> SweepResult:
                                        "REMOTE_CONTROL_ENABLED": False,
                                        "LOG_INSTALL_ROOT_HANDLER": True})
     crawlers: list[tuple[MarketplaceProfile, Crawler]] = []
-    for profile in plan.profiles:
+    for profile in todo:
         crawler = Crawler(ProfileSpider, bs.for_profile(
             profile, db=str(plan.db), sweep_id=sweep_id, campaign=plan.campaign,
             timeout=plan.timeout, log_level=plan.log_level, chromium=chromium,
             ruleset=plan.ruleset))
+        crawler.signals.connect(_checkpoint(store, sweep_id, profile.name, crawler),
+                                signal=signals.spider_closed, weak=False)
         process.crawl(crawler, profile=profile, keywords=plan.keywords,
                       max_pages=plan.max_pages)
         crawlers.append((profile, crawler))
@@ -93,11 +131,17 @@ def run(plan: SweepPlan) -> SweepResult:
     progress = Progress([(p.name, c) for p, c in crawlers])
     progress.start()
     try:
-        process.start()
+        if crawlers:
+            process.start()
     finally:
         progress.stop()
 
-    result = SweepResult(sweep_id, "ok")
+    result = SweepResult(sweep_id, "ok", resumed=resume[0] if resume else None)
+    for profile in plan.profiles:
+        if profile.name in done:
+            result.marketplaces[profile.name] = {
+                "status": "ok", "resumed": True, "listings": 0, "pages": {},
+                "reason": f"done by interrupted sweep {resume[0] if resume else '?'}"}
     for profile, crawler in crawlers:
         result.marketplaces[profile.name] = _health(crawler)
     statuses = {m["status"] for m in result.marketplaces.values()}
@@ -110,9 +154,54 @@ def run(plan: SweepPlan) -> SweepResult:
     if plan.ruleset is not None:
         result.staged = store.stage_counts(plan.ruleset.brand_key, sweep_id)
         result.ruleset_version = plan.ruleset.version
+        if plan.cases and plan.brand:
+            _follow_up(store, plan, sweep_id, result, chromium)
     result.elapsed = time.monotonic() - started
     store.finish_sweep(sweep_id, result.status, result.as_dict())
     return result
+
+
+def _checkpoint(store: Store, sweep_id: int, name: str, crawler: Any) -> Any:
+    """A spider_closed handler: the item pipeline has flushed by now, so a marketplace
+    whose crawl went well is complete in the store."""
+    def closed(spider: Any, reason: str) -> None:
+        if reason == "finished" and _health(crawler)["status"] == "ok":
+            store.mark_done(sweep_id, name, "ok")
+    return closed
+
+
+def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult,
+               chromium: str | None) -> None:
+    """Stage (open cases), capture evidence for new cases, link relistings, and draft
+    what the rule set drafts automatically. Each step finishes what a killed run left."""
+    from crawler import cases, evidence
+    from crawler.browser import find_chromium
+    from crawler.exceptions import BrandsweepError
+    from crawler.notices import drafting
+
+    by = "brandsweep"
+    brand = plan.ruleset.brand_key
+    profiles = plan.all_profiles or {p.name: p for p in plan.profiles}
+    synced = cases.sync(store, brand, by, sweep_id)
+    info: dict[str, Any] = {"new": len(synced.opened), "new_by_stage": synced.by_stage,
+                            "restaged": synced.restaged}
+    result.cases = info
+    try:
+        if plan.evidence:
+            got = evidence.capture(store, profiles, chromium or find_chromium(), brand, by,
+                                   sweep_id)
+            info["evidence_captured"] = got.captured
+            info["evidence_failed"] = len(got.failed)
+            info["evidence_failures"] = [f"case {c}: {why}" for c, why in got.failed[:5]]
+        info["relisted"] = len(cases.link_relistings(store, brand, by, sweep_id))
+        if plan.draft:
+            drafted = drafting.draft(store, plan.ruleset, profiles, by, sweep_id)
+            info["drafts_new"] = len(drafted.notices)
+            info["drafts_by_program"] = drafted.by_program
+            info["drafted_listings"] = drafted.items
+            info["waiting_evidence"] = drafted.waiting_evidence
+    except BrandsweepError as exc:
+        result.problem = str(exc)
 
 
 def _health(crawler: Any) -> dict[str, Any]:

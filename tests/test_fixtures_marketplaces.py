@@ -176,7 +176,7 @@ def test_support_routes(fixture_server: FixtureServer) -> None:
     robots = fetch(base + "/robots.txt")
     assert robots.status == 200 and b"Disallow: /bazaar/usr/" in robots.body
     health = json.loads(fetch(base + "/_fixtures/health").body)
-    assert health == {"ok": True, "seed": 7, "listings": 1720, "faults": ""}
+    assert health == {"ok": True, "seed": 7, "listings": 1720, "faults": "", "day": 0}
     image = fetch(base + "/img/ACM-PX2-official.png")
     assert image.headers["content-type"] == "image/png" and image.body.startswith(b"\x89PNG")
     assert fetch(base + "/nowhere").status == 404

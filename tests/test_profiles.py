@@ -39,11 +39,11 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_profile(path)
     problems = info.value.problems
-    assert any(p.startswith(f"{path}:9:3: search.rendr:") and "unknown field 'rendr'" in p
+    assert any(p.startswith(f"{path}:10:3: search.rendr:") and "unknown field 'rendr'" in p
                and "did you mean 'render'" in p for p in problems), problems
-    assert any(p.startswith(f"{path}:20:5:") and "unknown listing field 'titel'" in p
+    assert any(p.startswith(f"{path}:21:5:") and "unknown listing field 'titel'" in p
                and "did you mean 'title'" in p for p in problems), problems
-    assert any(p.startswith(f"{path}:34:3: politeness.concurrency") for p in problems), \
+    assert any(p.startswith(f"{path}:37:3: politeness.concurrency") for p in problems), \
         problems
     assert len(problems) == 3
 

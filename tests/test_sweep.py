@@ -73,7 +73,9 @@ def plain() -> Iterator[FixtureServer]:
 def test_sweep_stores_exactly_the_truth_and_a_rerun_adds_nothing(
         plain: FixtureServer, catalogue: Catalogue, tmp_path: Path) -> None:
     db = tmp_path / "store.db"
-    first = brandsweep(plain, "sweep", "--brand", "acme", "--db", str(db), "--json")
+    # evidence and notices are tested in test_notices_lifecycle and the demo test
+    first = brandsweep(plain, "sweep", "--brand", "acme", "--db", str(db), "--json",
+                       "--no-evidence")
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     truth = expected(catalogue, plain.url, "acme")
@@ -92,7 +94,8 @@ def test_sweep_stores_exactly_the_truth_and_a_rerun_adds_nothing(
     ).fetchone()
     assert verdicts == (len(truth), 1)
 
-    again = brandsweep(plain, "sweep", "--brand", "acme", "--db", str(db), "--json")
+    again = brandsweep(plain, "sweep", "--brand", "acme", "--db", str(db), "--json",
+                       "--no-evidence")
     assert again.returncode == 0, again.stderr
     assert sum(m["new_listings"] for m in json.loads(again.stdout)["marketplaces"].values()) == 0
     assert_store_matches_truth(db, truth)
@@ -106,8 +109,8 @@ def test_sweep_stores_exactly_the_truth_and_a_rerun_adds_nothing(
 def test_max_pages_and_text_summary(plain: FixtureServer, catalogue: Catalogue,
                                     tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    done = brandsweep(plain, "sweep", "--brand", "velora", "--marketplace", "tradehub",
-                      "--db", str(db), "--max-pages", "2")
+    done = brandsweep(plain, "sweep", "--brand", "velora", "--no-evidence", "--marketplace",
+                      "tradehub", "--db", str(db), "--max-pages", "2")
     assert done.returncode == 0, done.stderr
     # the first two pages (twenty listings each) of every keyword
     want = {x.listing_id for k in keywords("velora")
@@ -125,8 +128,8 @@ def test_retries_recover_everything_under_ratelimit_flaky_slow(
     with FixtureServer(port=0, seed=7, faults=faults,
                        settings=FaultSettings(slow_seconds=4)) as server:
         db = tmp_path / "faulty.db"
-        done = brandsweep(server, "sweep", "--brand", "velora", "--db", str(db), "--json",
-                          "--timeout", "2")
+        done = brandsweep(server, "sweep", "--brand", "velora", "--no-evidence", "--db",
+                          str(db), "--json", "--timeout", "2")
         assert done.returncode == 0, done.stderr
         per = json.loads(done.stdout)["marketplaces"]
         assert sum(m["retries"] for m in per.values()) > 20
@@ -140,8 +143,8 @@ def test_blocked_and_layout_changes_are_reported_and_exit_3(
     with FixtureServer(port=0, seed=7, faults=faults,
                        settings=FaultSettings(captcha_burst=8)) as server:
         db = tmp_path / "partial.db"
-        done = brandsweep(server, "sweep", "--brand", "velora", "--db", str(db), "--json",
-                          "--timeout", "5")
+        done = brandsweep(server, "sweep", "--brand", "velora", "--no-evidence", "--db",
+                          str(db), "--json", "--timeout", "5")
         assert done.returncode == 3, done.stderr
         summary = json.loads(done.stdout)
         per = summary["marketplaces"]
@@ -159,7 +162,7 @@ def test_blocked_and_layout_changes_are_reported_and_exit_3(
         status, stats = con.execute("select status, stats from sweeps").fetchone()
         assert status == "partial" and json.loads(stats)["marketplaces"]["bazaar"]["reason"]
 
-        text = brandsweep(server, "sweep", "--brand", "velora", "--db", str(db),
+        text = brandsweep(server, "sweep", "--brand", "velora", "--no-evidence", "--db", str(db),
                           "--marketplace", "megamart", "--timeout", "5")
         assert text.returncode == 3
         assert "EXTRACTION FAILED" in text.stdout and "marketplaces check megamart" in text.stdout
@@ -225,7 +228,8 @@ def test_kill_9_mid_sweep_leaves_a_consistent_store_and_the_next_sweep_completes
     with FixtureServer(port=0, seed=7, faults=faults,
                        settings=FaultSettings(slow_seconds=1.0)) as server:
         env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
-        proc = subprocess.Popen([SCRIPT, "sweep", "--brand", "acme", "--db", str(db)],
+        proc = subprocess.Popen([SCRIPT, "sweep", "--brand", "acme", "--no-evidence", "--db",
+                                 str(db)],
                                 env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -247,7 +251,8 @@ def test_kill_9_mid_sweep_leaves_a_consistent_store_and_the_next_sweep_completes
         assert con.execute("select status from sweeps").fetchone()[0] == "running"
         con.close()
 
-        done = brandsweep(server, "sweep", "--brand", "acme", "--db", str(db), "--json")
+        done = brandsweep(server, "sweep", "--brand", "acme", "--no-evidence", "--db",
+                          str(db), "--json")
         assert done.returncode == 0, done.stderr
         con = sqlite3.connect(db)
         statuses = [r[0] for r in con.execute("select status from sweeps order by id")]

@@ -14,6 +14,7 @@ import click
 
 from crawler import __version__
 from crawler.cli.options import db_option as _db_option
+from crawler.cli.options import marketplaces_dir_option as _marketplaces_dir_option
 from crawler.exceptions import BrandsweepError
 
 
@@ -35,12 +36,6 @@ def cli() -> None:
     sets, and draft takedown notices into a local SQLite store."""
 
 
-
-
-def _marketplaces_dir_option(fn: Any) -> Any:
-    return click.option("--marketplaces", "marketplaces_dir", multiple=True,
-                        type=click.Path(file_okay=False, exists=True, path_type=Path),
-                        help="A folder of your own marketplace profiles (repeatable).")(fn)
 
 
 def _crawl_options(fn: Any) -> Any:
@@ -83,21 +78,28 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 @click.option("--rules", "rules_path", type=click.Path(exists=True, path_type=Path),
               help="A rule set file, or a folder holding <brand>.yaml (default: ./rules, "
                    "or BRANDSWEEP_RULES).")
+@click.option("--evidence/--no-evidence", default=True, show_default=True,
+              help="Capture screenshot and HTML evidence for new cases.")
+@click.option("--draft/--no-draft", "draft", default=True, show_default=True,
+              help="Draft notices for the cases the rule set drafts automatically.")
 @_crawl_options
 def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
-          max_pages: int | None, db: Path, marketplaces_dir: tuple[Path, ...],
-          timeout: float | None, as_json: bool, verbose: int) -> None:
-    """Sweep marketplaces for a brand's keywords and store every listing found."""
+          evidence: bool, draft: bool, max_pages: int | None, db: Path,
+          marketplaces_dir: tuple[Path, ...], timeout: float | None, as_json: bool,
+          verbose: int) -> None:
+    """Sweep marketplaces for a brand's keywords and store every listing found; then
+    stage cases, capture their evidence and draft notices."""
     from crawler import profiles, ruleset
     from crawler.rules import loader
 
     words = ruleset.keywords(brand, rules_path)
     judge = loader.load(ruleset.brand_file(brand, rules_path))
-    chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
-                             list(marketplace_names))
+    every = profiles.load_profiles(list(marketplaces_dir))
+    chosen = profiles.select(every, list(marketplace_names))
     _run_sweep({"kind": "sweep", "brand": brand, "campaign": None, "keywords": words,
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
-                "ruleset": judge}, as_json, verbose)
+                "ruleset": judge, "evidence": evidence, "draft": draft,
+                "all_profiles": every}, as_json, verbose)
 
 
 @cli.command()
@@ -186,6 +188,11 @@ def demo(seed: int, db: Path) -> None:
     sys.exit(run(click.echo, db, seed=seed))
 
 
-from crawler.cli import rules as _rules  # noqa: E402  (registers `brandsweep rules`)
+from crawler.cli import cases as _cases  # noqa: E402  (registers the subcommands)
+from crawler.cli import rules as _rules  # noqa: E402
+from crawler.cli import schedule as _schedule  # noqa: E402
 
 cli.add_command(_rules.rules)
+for _command in (_cases.review, _cases.notices, _cases.evidence, _cases.verify,
+                 _schedule.schedule, _schedule.report):
+    cli.add_command(_command)

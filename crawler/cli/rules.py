@@ -10,19 +10,9 @@ from typing import Any
 import click
 
 from crawler.cli.options import db_option as _db_option
+from crawler.cli.options import json_option as _json_option
+from crawler.cli.options import rules_option as _rules_option
 from crawler.exceptions import UnknownListing
-
-
-def _rules_option(fn: Any) -> Any:
-    return click.option("--rules", "rules_path", type=click.Path(exists=True,
-                                                                 path_type=Path),
-                        help="A rule set file, or a folder holding <brand>.yaml "
-                             "(default: ./rules, or BRANDSWEEP_RULES).")(fn)
-
-
-def _json_option(fn: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print one JSON object on stdout.")(fn)
 
 
 def _files(paths: tuple[Path, ...]) -> list[Path]:

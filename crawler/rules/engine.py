@@ -125,9 +125,10 @@ class RuleSet:
 
     def __init__(self, *, brand_key: str, brand: BrandSection, version: str, path: str,
                  rules: list[CompiledRule], stages: list[Stage], matchers: Matchers,
-                 authorised: set[tuple[str | None, str]], today: dt.date | None = None
-                 ) -> None:
+                 authorised: set[tuple[str | None, str]], today: dt.date | None = None,
+                 templates: str | None = None) -> None:
         self.brand_key = brand_key
+        self.templates = templates  # the rule set's own notice templates folder, if any
         self.brand = brand
         self.version = version
         self.path = path

@@ -149,7 +149,9 @@ class _Compiler:
             ruleset = RuleSet(brand_key=self.path.stem, brand=model.brand,
                               version=self.digest.hexdigest()[:12], path=str(self.path),
                               rules=rules, stages=model.stages, matchers=self.matchers,
-                              authorised=authorised, today=self.today)
+                              authorised=authorised, today=self.today,
+                              templates=str(self.path.parent / model.notices.templates)
+                              if model.notices.templates else None)
         return Checked(self.path, ruleset, model, self.problems)
 
     # -- brand ----------------------------------------------------------------------------

@@ -241,8 +241,17 @@ class SetTest(_Strict):
     todo: bool = False
 
 
+class NoticeSettings(_Strict):
+    """How this brand's notices are written."""
+
+    # a folder (relative to the rule set) of Jinja2 templates that replace ours by name,
+    # e.g. ebay_vero.txt.j2; they run sandboxed
+    templates: str | None = None
+
+
 class RuleSetFile(_Strict):
     brand: BrandSection
+    notices: NoticeSettings = NoticeSettings()
     lists: dict[str, TermList] = {}
     rules: list[Rule] = []
     stages: list[Stage] = []

@@ -1,0 +1,115 @@
+"""``brandsweep schedule`` (cron jobs from schedule.yaml) and ``brandsweep report``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from crawler.cli.options import db_option
+from crawler.cli.options import open_store as _open
+
+
+def _file_option(fn: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--file", "schedule_file", type=click.Path(dir_okay=False,
+                                                                   path_type=Path),
+                        default="schedule.yaml", show_default=True,
+                        help="The schedule file.")(fn)
+
+
+def _tabfile_option(fn: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--tabfile", type=click.Path(dir_okay=False, path_type=Path),
+                        help="A crontab file to write instead of your crontab "
+                             "(e.g. /etc/cron.d/brandsweep).")(fn)
+
+
+@click.group()
+def schedule() -> None:
+    """Install, list, remove and run the cron jobs of a schedule file."""
+
+
+@schedule.command("install")
+@_file_option
+@_tabfile_option
+def schedule_install(schedule_file: Path, tabfile: Path | None) -> None:
+    """Write one crontab entry per job; installing again replaces them."""
+    from scheduling import crontab
+    from scheduling.schedule import load
+
+    entries = crontab.install(load(schedule_file), schedule_file, tabfile)
+    for e in entries:
+        click.echo(f"{e.job:<16} {e.cron:<16} next {e.next_runs(1)[0]:%Y-%m-%d %H:%M}")
+    click.echo(f"{len(entries)} jobs installed in {tabfile or 'your crontab'}", err=True)
+
+
+@schedule.command("list")
+@_tabfile_option
+@click.option("--next", "runs", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="How many next runs to show per job.")
+def schedule_list(tabfile: Path | None, runs: int) -> None:
+    """Show brandsweep's crontab entries and their next runs."""
+    from scheduling import crontab
+
+    entries = crontab.entries(tabfile)
+    for e in entries:
+        when = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in e.next_runs(runs))
+        click.echo(f"{e.job:<16} {e.cron:<16} {'on ' if e.enabled else 'off'} next: {when}"
+                   f"  ({e.schedule})")
+    click.echo(f"{len(entries)} jobs", err=True)
+
+
+@schedule.command("remove")
+@_file_option
+@_tabfile_option
+@click.option("--all", "every", is_flag=True,
+              help="Every brandsweep entry, whatever schedule file installed it.")
+def schedule_remove(schedule_file: Path, tabfile: Path | None, every: bool) -> None:
+    """Remove this schedule file's entries (only ours; other entries stay)."""
+    from scheduling import crontab
+
+    gone = crontab.remove(tabfile, None if every else str(schedule_file.resolve()))
+    click.echo(f"{gone} jobs removed from {tabfile or 'your crontab'}")
+
+
+@schedule.command("run")
+@click.argument("job")
+@_file_option
+def schedule_run(job: str, schedule_file: Path) -> None:
+    """Run one job now, as cron does: logs to the job's log file, HTML report beside it,
+    stdout only when something needs a person. Exit: the worst of its sweeps."""
+    from scheduling import runner
+    from scheduling.schedule import load
+
+    result = runner.run(load(schedule_file), schedule_file, job)
+    for line in result.problems:
+        click.echo(line)
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.option("--sweep", "sweep_id", type=int, help="Report this sweep.")
+@click.option("--last", is_flag=True, help="Report the latest finished sweep (default).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]),
+              default="text", show_default=True, help="text, json or html.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: stdout).")
+@db_option
+def report(sweep_id: int | None, last: bool, fmt: str, out: Path | None, db: Path) -> None:
+    """What a sweep found (new cases, drafts, price drops, relistings) and each
+    marketplace's health; html is one self-contained page with charts and thumbnails."""
+    from crawler import evidence
+    from crawler.reports import data, render
+
+    if sweep_id is not None and last:
+        raise click.UsageError("give --sweep ID or --last, not both")
+    store = _open(db)
+    text = render.render(data.gather(store, sweep_id or data.last_sweep(store)), fmt,
+                         evidence.folder(db))
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(text)
+    tmp.replace(out)
+    click.echo(str(out))

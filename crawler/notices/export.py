@@ -1,0 +1,159 @@
+"""Exporting a draft notice: text, eml, md, json, csv (a bulk sheet) or lumen.
+
+Templates are Jinja2 in a sandboxed environment: a rule set may bring its own (they
+replace ours by file name) and they see only the notice's data. HTML output autoescapes,
+so a listing title written by a counterfeiter is shown as text, never run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from crawler.exceptions import TemplateProblem, UnknownNotice
+from crawler.notices.programs import PROGRAMS, VERO_REASONS
+from crawler.store import Store
+
+FORMATS = ("text", "eml", "md", "json", "csv", "lumen")
+EXTENSIONS = {"text": "txt", "eml": "eml", "md": "md", "json": "json", "csv": "csv",
+              "lumen": "lumen.json"}
+BUILTIN_TEMPLATES = Path(__file__).with_name("templates")
+
+
+def environment(own: str | None = None) -> jinja2.Environment:
+    """The sandbox: the rule set's own templates first, then ours."""
+    loaders: list[jinja2.BaseLoader] = []
+    if own:
+        loaders.append(jinja2.FileSystemLoader(own))
+    loaders.append(jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES)))
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html.j2"], default=False),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def notice(store: Store, notice_id: int) -> dict[str, Any]:
+    """A notice with its sender, rights and items (each with its evidence)."""
+    rows = list(store.db.query("select * from notices where id = ?", [notice_id]))
+    if not rows:
+        raise UnknownNotice(f"no notice {notice_id} in {store.path}; `brandsweep notices "
+                            "list` shows the drafts")
+    n = dict(rows[0])
+    n["sender"] = json.loads(n["sender"])
+    n["rights"] = json.loads(n["rights"] or "{}")
+    n["program_title"] = PROGRAMS[n["program"]].title
+    n["items"] = []
+    for item in store.db.query("select * from notice_items where notice_id = ? order by "
+                               "position", [notice_id]):
+        item = dict(item, evidence=json.loads(item["evidence"]),
+                    rules=json.loads(item["rules"]))
+        item["reason_text"] = VERO_REASONS.get(item["reason_code"] or "", "")
+        n["items"].append(item)
+    return n
+
+
+def render(data: dict[str, Any], fmt: str, templates: str | None = None,
+           evidence_dir: str = "") -> str | bytes:
+    """The notice in format ``fmt``."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if fmt == "csv":
+        return _csv(data)
+    if fmt == "lumen":
+        return json.dumps(_lumen(data), indent=2, ensure_ascii=False) + "\n"
+    env = environment(templates)
+    context = {"notice": data, "sender": data["sender"], "rights": data["rights"],
+               "items": data["items"], "evidence_dir": evidence_dir}
+    text = _template(env, f"{data['program']}.txt.j2", context)
+    if fmt == "text":
+        return text
+    if fmt == "md":
+        return _template(env, "notice.md.j2", context | {"body": text})
+    html = _template(env, "notice.html.j2", context | {"body": text})
+    return _eml(data, text, html)
+
+
+def _template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateProblem(f"notice template {name} not found in the rule set's "
+                              f"templates folder or {BUILTIN_TEMPLATES}") from exc
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or name
+        line = getattr(exc, "lineno", None)
+        raise TemplateProblem(f"{where}:{line or 1}: {exc}; fix the template and export "
+                              "again") from exc
+
+
+def _eml(data: dict[str, Any], text: str, html: str) -> bytes:
+    from datetime import datetime
+
+    msg = EmailMessage()
+    sender = data["sender"]
+    msg["From"] = f"{sender.get('name')} <{sender.get('email')}>"
+    msg["To"] = data.get("recipient") or f"{data['program']} notices <notices@invalid>"
+    msg["Subject"] = (f"{data['program_title']}: {len(data['items'])} listing(s) by "
+                      f"{data['seller'] or 'unknown seller'} on {data['marketplace']}")
+    msg["Date"] = format_datetime(datetime.fromisoformat(data["created_at"]))
+    msg["Message-ID"] = make_msgid(idstring=f"brandsweep-notice-{data['id']}")
+    msg["X-Brandsweep-Notice"] = str(data["id"])
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return bytes(msg)
+
+
+def _csv(data: dict[str, Any]) -> str:
+    out = io.StringIO()
+    columns = ["notice_id", "program", "marketplace", "listing_id", "url", "title", "price",
+               "currency", "seller", "reason_code", "reason", "captured_at",
+               "screenshot_sha256", "html_sha256"]
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    for item in data["items"]:
+        writer.writerow({"notice_id": data["id"], **{k: item[k] for k in columns[1:11]},
+                         **{k: item["evidence"][k] for k in columns[11:]}})
+    return out.getvalue()
+
+
+def _lumen(data: dict[str, Any]) -> dict[str, Any]:
+    """The Lumen database's notice submission shape (``notice`` with ``works_attributes``
+    and ``entity_notice_roles_attributes``)."""
+    sender = data["sender"]
+    mark = data["rights"].get("trademark") or {}
+    entity = {"name": sender.get("company") or sender.get("name"), "kind": "organization",
+              "address_line_1": sender.get("address"), "email": sender.get("email"),
+              "phone": sender.get("phone")}
+    return {"notice": {
+        "title": f"{data['program_title']} to {data['marketplace']}",
+        "type": PROGRAMS[data["program"]].lumen_type,
+        "subject": f"{sender['brand']} listings by {data['seller'] or 'unknown seller'}",
+        "date_sent": data.get("submitted_at") or None,
+        "date_received": None,
+        "language": "en",
+        "mark_registration_number": mark.get("number"),
+        "works_attributes": [{
+            "description": f"{sender['brand']} trademark"
+                           + (f" {mark.get('mark')} ({mark.get('office')} "
+                              f"{mark.get('number')})" if mark else ""),
+            "infringing_urls_attributes": [{"url": i["url"]} for i in data["items"]],
+        }],
+        "entity_notice_roles_attributes": [
+            {"name": "sender", "entity_attributes": entity | {"name": sender.get("name")}},
+            {"name": "principal", "entity_attributes": entity},
+            {"name": "recipient", "entity_attributes": {"name": data["marketplace"],
+                                                        "kind": "organization"}},
+        ],
+    }}
+
+
+def filename(data: dict[str, Any], fmt: str) -> str:
+    return f"notice-{data['id']}-{data['program']}-{data['marketplace']}.{EXTENSIONS[fmt]}"

@@ -1,0 +1,108 @@
+"""What a sweep report says, gathered from the store: new cases by stage and marketplace,
+new drafts, price drops, relistings, each marketplace's health, and the suspects per
+marketplace over the brand's last sweeps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crawler.exceptions import NoStore
+from crawler.store import Store
+
+HISTORY = 10  # sweeps shown in the history chart
+THUMBNAILS = 24  # new cases shown with their screenshot
+
+
+def last_sweep(store: Store) -> int:
+    row = store.db.conn.execute("select max(id) from sweeps where finished is not null"
+                                ).fetchone()
+    if row is None or row[0] is None:
+        raise NoStore(f"{store.path} holds no finished sweep yet: run `brandsweep sweep "
+                      "--brand NAME` first")
+    return int(row[0])
+
+
+def gather(store: Store, sweep_id: int) -> dict[str, Any]:
+    """Everything the report shows about sweep ``sweep_id``."""
+    found = list(store.db.query("select * from sweeps where id = ?", [sweep_id]))
+    if not found:
+        raise NoStore(f"no sweep {sweep_id} in {store.path}; `brandsweep report --last` "
+                      "reports the latest")
+    sweep = dict(found[0])
+    stats = json.loads(sweep["stats"] or "{}")
+    brand = sweep["brand"]
+    conn = store.db.conn
+    new_cases = [dict(zip(("id", "marketplace", "listing_id", "stage", "score", "title",
+                           "price", "currency", "seller", "url", "screenshot",
+                           "relisted_from"), r, strict=True)) for r in conn.execute(
+        "select c.id, c.marketplace, c.listing_id, c.stage, c.score, l.title, l.price, "
+        "l.currency, l.seller, l.url, v.screenshot, c.relisted_from from cases c join "
+        "listings l on l.marketplace = c.marketplace and l.listing_id = c.listing_id "
+        "left join evidence v on v.case_id = c.id where c.sweep_id = ? order by "
+        "c.score desc, c.id", [sweep_id])]
+    by_stage: dict[str, dict[str, int]] = {}
+    for c in new_cases:
+        row = by_stage.setdefault(c["stage"] or "none", {})
+        row[c["marketplace"]] = row.get(c["marketplace"], 0) + 1
+    drafts = [dict(zip(("id", "program", "marketplace", "seller", "items"), r, strict=True))
+              for r in conn.execute(
+        "select n.id, n.program, n.marketplace, n.seller, (select count(*) from "
+        "notice_items i where i.notice_id = n.id) from notices n where n.sweep_id = ? "
+        "order by n.id", [sweep_id])]
+    # a price drop: this sweep saw a lower price than the listing's previous observation
+    drops = [dict(zip(("marketplace", "listing_id", "title", "old", "new", "currency"), r,
+                      strict=True)) for r in conn.execute(
+        "select o.marketplace, o.listing_id, o.title, p.price, o.price, o.currency from "
+        "observations o join observations p on p.marketplace = o.marketplace and "
+        "p.listing_id = o.listing_id and p.sweep_id = (select max(q.sweep_id) from "
+        "observations q where q.marketplace = o.marketplace and q.listing_id = "
+        "o.listing_id and q.sweep_id < o.sweep_id) where o.sweep_id = ? and "
+        "cast(o.price as real) < cast(p.price as real) order by o.marketplace, "
+        "o.listing_id", [sweep_id])]
+    relistings = [dict(zip(("case", "of", "marketplace", "title"), r, strict=True))
+                  for r in conn.execute(
+        "select c.id, c.relisted_from, c.marketplace, l.title from case_events e join "
+        "cases c on c.id = e.case_id join listings l on l.marketplace = c.marketplace and "
+        "l.listing_id = c.listing_id where e.sweep_id = ? and e.action = 'link' "
+        "order by c.id", [sweep_id])]
+    return {
+        "sweep": {k: sweep[k] for k in ("id", "kind", "brand", "campaign", "started",
+                                        "finished", "status", "resumes")},
+        "elapsed_seconds": stats.get("elapsed_seconds"),
+        "ruleset_version": stats.get("ruleset_version"),
+        "health": {name: _health(m) for name, m in stats.get("marketplaces", {}).items()},
+        "new_cases": {"count": len(new_cases), "by_stage": by_stage,
+                      "items": new_cases},
+        "new_drafts": drafts,
+        "price_drops": drops,
+        "relistings": relistings,
+        "history": history(store, brand, sweep_id),
+        "problem": stats.get("problem"),
+    }
+
+
+def _health(m: dict[str, Any]) -> dict[str, Any]:
+    pages = m.get("pages", {})
+    return {"status": m.get("status"), "pages": sum(pages.values()),
+            "listings": m.get("listings", 0), "new": m.get("new_listings", 0),
+            "retries": m.get("retries", 0), "render_mode": m.get("render_mode", "-"),
+            "blocked": m.get("status") == "blocked",
+            "extraction_failed": m.get("status") == "extraction_failed",
+            "reason": m.get("reason")}
+
+
+def history(store: Store, brand: str | None, upto: int) -> dict[str, Any]:
+    """Suspects (listings at a stage) seen per marketplace in the brand's last sweeps."""
+    sweeps = [r[0] for r in store.db.conn.execute(
+        "select id from sweeps where brand is ? and id <= ? and finished is not null "
+        "order by id desc limit ?", [brand, upto, HISTORY])][::-1]
+    series: dict[str, list[int]] = {}
+    for i, sweep_id in enumerate(sweeps):
+        for market, n in store.db.conn.execute(
+                "select o.marketplace, count(*) from observations o join evaluations e on "
+                "e.brand = ? and e.marketplace = o.marketplace and e.listing_id = "
+                "o.listing_id where o.sweep_id = ? and e.stage is not null group by "
+                "o.marketplace", [brand, sweep_id]):
+            series.setdefault(market, [0] * len(sweeps))[i] = n
+    return {"sweeps": sweeps, "series": series}

@@ -1,0 +1,95 @@
+"""Rendering a report: ``text`` for a terminal or cron mail, ``json`` for scripts, ``html``
+for people (one self-contained file: inline SVG charts, screenshots as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from crawler.reports.data import THUMBNAILS
+
+FORMATS = ("text", "json", "html")
+COLOURS = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030")
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
+    autoescape=True,  # listing titles are attacker-written text
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if fmt == "text":
+        return "\n".join(text(report)) + "\n"
+    thumbs: list[dict[str, Any]] = []
+    for c in report["new_cases"]["items"]:
+        if len(thumbs) >= THUMBNAILS:
+            break
+        shot = evidence_dir / c["screenshot"] if evidence_dir and c["screenshot"] else None
+        if shot is not None and shot.is_file():
+            data = base64.b64encode(shot.read_bytes()).decode()
+            thumbs.append(c | {"src": f"data:image/png;base64,{data}"})
+    return _ENV.get_template("report.html.j2").render(
+        r=report, thumbs=thumbs, new_chart=_new_chart(report),
+        history_chart=_history_chart(report))
+
+
+def text(report: dict[str, Any]) -> list[str]:
+    s = report["sweep"]
+    lines = [f"sweep {s['id']} ({s['kind']} {s['brand'] or s['campaign']}): {s['status']}, "
+             f"{s['started']} to {s['finished']}"]
+    lines.append(f"  new cases: {report['new_cases']['count']}" + "".join(
+        f"; {stage} " + ", ".join(f"{m} {n}" for m, n in sorted(per.items()))
+        for stage, per in sorted(report["new_cases"]["by_stage"].items())))
+    drafts = report["new_drafts"]
+    lines.append(f"  new drafts: {len(drafts)} with {sum(d['items'] for d in drafts)} "
+                 "listings")
+    lines.append(f"  price drops: {len(report['price_drops'])}; relistings: "
+                 f"{len(report['relistings'])}")
+    lines.append("  health:")
+    for name, h in sorted(report["health"].items()):
+        lines.append(f"    {name:<12} {h['status']:<18} pages {h['pages']:>4}  listings "
+                     f"{h['listings']:>5}  retries {h['retries']:>3}  {h['render_mode']}"
+                     + (f"  ({h['reason']})" if h["reason"] else ""))
+    if report["problem"]:
+        lines.append(f"  problem: {report['problem']}")
+    return lines
+
+
+def _new_chart(report: dict[str, Any]) -> dict[str, Any]:
+    """Stacked bars: new cases per marketplace, one colour per stage."""
+    stages = sorted(report["new_cases"]["by_stage"])
+    markets = sorted({m for per in report["new_cases"]["by_stage"].values() for m in per}
+                     | set(report["health"]))
+    top = max([sum(report["new_cases"]["by_stage"][s].get(m, 0) for s in stages)
+               for m in markets] + [1])
+    bars = []
+    for i, m in enumerate(markets):
+        y = 200.0
+        for j, s in enumerate(stages):
+            n = report["new_cases"]["by_stage"][s].get(m, 0)
+            h = 180 * n / top
+            y -= h
+            bars.append({"x": 50 + i * 90, "y": round(y, 1), "h": round(h, 1), "n": n,
+                         "label": f"{m} {s}", "colour": COLOURS[j % len(COLOURS)]})
+    return {"bars": bars, "markets": markets, "stages": stages, "top": top,
+            "colours": COLOURS}
+
+
+def _history_chart(report: dict[str, Any]) -> dict[str, Any]:
+    """One line per marketplace: suspects seen in each of the last sweeps."""
+    sweeps = report["history"]["sweeps"]
+    series = report["history"]["series"]
+    top = max([max(v) for v in series.values() if v] + [1])
+    step = 400 / max(len(sweeps) - 1, 1)
+    lines = []
+    for k, (m, values) in enumerate(sorted(series.items())):
+        points = [(round(50 + i * step, 1), round(200 - 180 * v / top, 1), v)
+                  for i, v in enumerate(values)]
+        lines.append({"market": m, "colour": COLOURS[k % len(COLOURS)], "points": points,
+                      "path": " ".join(f"{x},{y}" for x, y, _ in points)})
+    return {"sweeps": sweeps, "lines": lines, "top": top}

@@ -1,0 +1,79 @@
+"""``brandsweep verify``: re-fetch every submitted listing of a brand through its
+marketplace profile; a page that is gone makes the case ``removed``, one that is still
+there ``still_live``. A blocked or failed fetch changes nothing and is reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler import cases as case_log
+from crawler.profiles import MarketplaceProfile
+from crawler.store import Store
+
+
+@dataclass
+class VerifyResult:
+    removed: list[int] = field(default_factory=list)
+    still_live: list[int] = field(default_factory=list)
+    unknown: list[tuple[int, str]] = field(default_factory=list)  # (case, why)
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.unknown else 0
+
+
+def run(store: Store, brand: str, profiles: dict[str, MarketplaceProfile], by: str,
+        log_level: str | None = None) -> VerifyResult:
+    """Check every ``submitted`` or ``still_live`` case of ``brand``; blocks until done."""
+    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.utils.reactor import install_reactor, is_reactor_installed
+
+    from crawler import settings as bs
+    from spiders.verify import VerifySpider
+
+    result = VerifyResult()
+    targets: dict[str, list[tuple[int, str]]] = {}
+    for row in store.db.query(
+            "select c.id, c.marketplace, l.url from cases c join listings l on "
+            "l.marketplace = c.marketplace and l.listing_id = c.listing_id where "
+            "c.brand = ? and c.status in ('submitted', 'still_live') order by c.id", [brand]):
+        if row["marketplace"] not in profiles:
+            result.unknown.append((row["id"], f"no profile for {row['marketplace']}"))
+            continue
+        targets.setdefault(row["marketplace"], []).append((row["id"], row["url"]))
+    if not targets:
+        return result
+    if not is_reactor_installed():
+        install_reactor(bs.DEFAULTS["TWISTED_REACTOR"])
+    process = CrawlerProcess(settings={"TWISTED_REACTOR": bs.DEFAULTS["TWISTED_REACTOR"],
+                                       "LOG_LEVEL": log_level or "CRITICAL",
+                                       "TELNETCONSOLE_ENABLED": False,
+                                       "REMOTE_CONTROL_ENABLED": False})
+    crawlers: list[Any] = []
+    for market, items in targets.items():
+        settings = bs.for_profile(profiles[market], db=None, sweep_id=None, campaign=None,
+                                  log_level=log_level)
+        settings.pop("DOWNLOAD_HANDLERS", None)  # a listing page's status is enough
+        crawler = Crawler(VerifySpider, settings)
+        process.crawl(crawler, profile=profiles[market], targets=items)
+        crawlers.append((items, crawler))
+    process.start()
+    verdicts: dict[int, tuple[str, str]] = {}
+    for items, crawler in crawlers:
+        got = crawler.spider.verdicts if crawler.spider else {}
+        for case_id, _url in items:
+            verdicts[case_id] = got.get(case_id, ("error", "not fetched"))
+    conn = store.db.conn
+    with conn:
+        for case_id, (verdict, detail) in sorted(verdicts.items()):
+            if verdict in ("removed", "still_live"):
+                case_log.transition(store, [case_id], verdict, by, f"verify: {detail}",
+                                    in_transaction=True)
+                (result.removed if verdict == "removed" else result.still_live).append(
+                    case_id)
+            else:
+                result.unknown.append((case_id, f"{verdict}: {detail}"))
+                case_log.record(store, case_id, by, "verify", f"could not tell: {verdict}, "
+                                f"{detail}")
+    return result

@@ -1,0 +1,56 @@
+"""The re-check spider: fetches submitted listings' pages on one marketplace and reads
+each as ``removed``, ``still_live`` or ``blocked`` through the marketplace's profile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.profiles import MarketplaceProfile
+
+
+class VerifySpider(scrapy.Spider):
+    name = "verify"
+    custom_settings = {"HTTPERROR_ALLOW_ALL": True}  # noqa: RUF012  (a 404 is an answer)
+
+    def __init__(self, profile: MarketplaceProfile, targets: list[tuple[int, str]],
+                 **kwargs: Any) -> None:
+        super().__init__(name=f"verify-{profile.name}", **kwargs)
+        self.profile = profile
+        self.targets = targets
+        self.verdicts: dict[int, tuple[str, str]] = {}  # case id -> (verdict, detail)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for case_id, url in self.targets:
+            yield scrapy.Request(url, callback=self.parse, errback=self.on_error,
+                                 meta={"case": case_id}, dont_filter=True)
+
+    def parse(self, response: Response) -> None:
+        self.verdicts[response.meta["case"]] = read(self.profile, response.status,
+                                                    response)
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.verdicts[request.meta["case"]] = ("error", failure.getErrorMessage()[:200])
+
+
+def read(profile: MarketplaceProfile, status: int, response: Response) -> tuple[str, str]:
+    """What a listing page says: (verdict, detail)."""
+    removed, blocked = profile.removed, profile.blocked
+    if status in removed.status:
+        return "removed", f"HTTP {status}"
+    if not isinstance(response, TextResponse):
+        return "error", f"HTTP {status}: not a web page"
+    body = response.text.casefold()
+    for name, markers in (("blocked", blocked), ("removed", removed)):
+        hit = next((s for s in markers.selectors if response.css(s)), None) or next(
+            (t for t in markers.text if t.casefold() in body), None)
+        if hit is not None:
+            return name, f"HTTP {status}, {hit!r} on the page"
+    if status >= 400:
+        return "error", f"HTTP {status}"
+    return "still_live", f"HTTP {status}"
