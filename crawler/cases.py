@@ -33,6 +33,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 RELIST_TITLE_SIMILARITY = 92  # rapidfuzz ratio (0-100) of the folded titles
 # counterfeit titles are formulaic: a title-only match must also keep its price this close
 RELIST_PRICE_TOLERANCE = 0.2
+# one seller's photo pool covers several products: a photo match must be the same product
+RELIST_IMAGE_TITLE_SIMILARITY = 60
 
 
 def default_actor() -> str:
@@ -167,8 +169,9 @@ def link_relistings(store: Store, brand: str, by: str, sweep_id: int | None = No
         for old_id, old_market, removed_at, old_title, old_image, old_price in removed:
             if old_id in taken or old_market != market or first_seen <= removed_at:
                 continue
-            same_image = image is not None and image == old_image
             ratio = fuzz.ratio(plain(title).text, plain(old_title).text)
+            same_image = image is not None and image == old_image and \
+                ratio >= RELIST_IMAGE_TITLE_SIMILARITY
             near_title = ratio >= RELIST_TITLE_SIMILARITY and _close(price, old_price)
             if (same_image or near_title) and \
                     (best is None or (same_image, ratio) > best[:2]):

@@ -44,4 +44,12 @@ def run(echo: Callable[[str], None], db: Path, seed: int = 7) -> int:
                 raise BrandsweepError(f"the demo sweep of {brand} failed (exit "
                                       f"{done.returncode}); see the lines above")
             worst = max(worst, done.returncode)
+            page = db.with_name(f"{db.stem}-{brand}-report.html")
+            shown = subprocess.run([*command, "report", "--last", "--format", "html",
+                                    "--out", str(page), "--db", str(db)],
+                                   capture_output=True, text=True, check=False)
+            if shown.returncode != 0:
+                raise BrandsweepError(f"the report of {brand}'s demo sweep failed: "
+                                      f"{shown.stderr.strip()}")
+            echo(f"report: {page} (open it in a browser)")
     return worst

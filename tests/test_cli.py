@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,13 @@ def test_demo_sweeps_both_brands(tmp_path: Path) -> None:
     assert "sweep 1: ok" in result.output and "sweep 2: ok" in result.output
     for market in ("bazaar", "shopfront", "megamart", "tradehub"):
         assert result.output.count(f"  {market} ") == 2
+    # every program a fixture profile names has drafts, with evidence that verifies
+    con = sqlite3.connect(tmp_path / "demo.db")
+    programs = {r[0] for r in con.execute("select distinct program from notices")}
+    assert programs == {"ebay_vero", "eu_dsa", "amazon", "alibaba_ipp"}
+    assert con.execute("select count(*) from cases c where not exists (select 1 from "
+                       "evidence v where v.case_id = c.id)").fetchone() == (0,)
+    assert CliRunner().invoke(cli, ["evidence", "verify", "--db",
+                                    str(tmp_path / "demo.db")]).exit_code == 0
+    for brand in ("acme", "velora"):
+        assert (tmp_path / f"demo-{brand}-report.html").stat().st_size > 10_000
