@@ -160,7 +160,7 @@ def link_relistings(store: Store, brand: str, by: str, sweep_id: int | None = No
         "join listings l on l.marketplace = c.marketplace and l.listing_id = c.listing_id "
         "left join evidence v on v.case_id = c.id where c.brand = ? and "
         "c.relisted_from is null and c.status in ('open', 'confirmed')", [brand]).fetchall()
-    links: list[tuple[int, int]] = []
+    links: list[tuple[int, int, str]] = []
     taken: set[int] = set()
     for new_id, market, first_seen, title, image, price in fresh:
         # a seller reuses one pool of photos across listings: when several removed cases
@@ -177,13 +177,12 @@ def link_relistings(store: Store, brand: str, by: str, sweep_id: int | None = No
                     (best is None or (same_image, ratio) > best[:2]):
                 best = (same_image, ratio, old_id)
         if best is not None:
-            links.append((new_id, best[2]))
+            links.append((new_id, best[2], "same image" if best[0] else
+                          "near-identical title"))
             taken.add(best[2])
     at = now()
     with conn:
-        for new_id, old_id in links:
-            how = "same image" if _image(conn, new_id) == _image(conn, old_id) else \
-                "near-identical title"
+        for new_id, old_id, how in links:
             conn.execute("update cases set relisted_from = ?, updated_at = ? where id = ?",
                          [old_id, at, new_id])
             _event(conn, new_id, by, "link", None, None,
@@ -192,7 +191,7 @@ def link_relistings(store: Store, brand: str, by: str, sweep_id: int | None = No
                          [at, old_id])
             _event(conn, old_id, by, "relisted", "removed", "relisted",
                    f"seller came back as case {new_id} ({how})", sweep_id, at)
-    return links
+    return [(new_id, old_id) for new_id, old_id, _how in links]
 
 
 def _close(price: str | None, old: str | None) -> bool:
@@ -202,12 +201,6 @@ def _close(price: str | None, old: str | None) -> bool:
     except ValueError:
         return True
     return abs(a - b) <= RELIST_PRICE_TOLERANCE * max(a, b)
-
-
-def _image(conn: Any, case_id: int) -> str | None:
-    row = conn.execute("select image_sha256 from evidence where case_id = ?",
-                       [case_id]).fetchone()
-    return row[0] if row else None
 
 
 def cases(store: Store, brand: str | None = None, stage: str | None = None,

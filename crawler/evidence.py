@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crawler import cases as case_log
+from crawler.files import write_whole
 from crawler.profiles import MarketplaceProfile
 from crawler.store import Store, now
 
@@ -159,14 +159,8 @@ async def _shoot(context: Any, page: Any, job: _Job) -> _Shot:
 
 
 def _write(path: Path, data: bytes) -> str:
-    """Write ``data`` atomically (temp file, fsync, rename); return its SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` whole; return its SHA-256."""
+    write_whole(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

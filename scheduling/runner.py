@@ -85,14 +85,13 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
 
 def _report(db: Path, sweep_id: int, logs: Path, job: str) -> Path:
     from crawler import evidence
+    from crawler.files import write_whole
     from crawler.reports import data, render
     from crawler.store import Store
 
     html = render.render(data.gather(Store(db), sweep_id), "html", evidence.folder(db))
     path = logs / f"{job}-sweep-{sweep_id}.html"
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(html)
-    tmp.replace(path)
+    write_whole(path, html.encode())
     return path
 
 

@@ -198,6 +198,7 @@ def notices_show(notice_id: int, fmt: str, rules_path: Path | None, db: Path) ->
 def notices_export(notice_id: int | None, every: bool, status: str | None, fmt: str,
                    out: Path | None, rules_path: Path | None, db: Path) -> None:
     """Export one notice (ID) or all of them, one file per notice or to stdout."""
+    from crawler.files import write_whole
     from crawler.notices import export
     from crawler.notices import notices as listing
 
@@ -217,9 +218,7 @@ def notices_export(notice_id: int | None, every: bool, status: str | None, fmt: 
             sys.stdout.flush()
             continue
         target = out / export.filename(data, fmt)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_bytes(raw)
-        tmp.replace(target)  # a killed export leaves no half-written notice file
+        write_whole(target, raw)  # a killed export leaves no half-written notice file
         click.echo(str(target))
 
 

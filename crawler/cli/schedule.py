@@ -99,6 +99,7 @@ def report(sweep_id: int | None, last: bool, fmt: str, out: Path | None, db: Pat
     """What a sweep found (new cases, drafts, price drops, relistings) and each
     marketplace's health; html is one self-contained page with charts and thumbnails."""
     from crawler import evidence
+    from crawler.files import write_whole
     from crawler.reports import data, render
 
     if sweep_id is not None and last:
@@ -109,7 +110,5 @@ def report(sweep_id: int | None, last: bool, fmt: str, out: Path | None, db: Pat
     if out is None:
         click.echo(text, nl=False)
         return
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(out)
+    write_whole(out, text.encode())
     click.echo(str(out))
