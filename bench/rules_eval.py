@@ -5,7 +5,7 @@ backtest of 1,000,000 stored listings through the real command.
 Targets: at least 20,000 listings/s, at least 10x the ``re`` loop, backtest under 2 min.
 
     .venv/bin/python bench/rules_eval.py [--listings 100000] [--baseline 5000]
-                                         [--backtest 1000000]
+                                         [--backtest 1000000] [--passes 3]
 """
 
 from __future__ import annotations
@@ -175,9 +175,14 @@ def bench_eval(args: argparse.Namespace, folder: Path) -> None:
     # re-scanning them (a backtest streams rows and never holds them all)
     gc.collect()
     gc.freeze()
-    started = time.perf_counter()
-    staged = sum(rs.evaluate(x).stage is not None for x in data)
-    ours_secs = time.perf_counter() - started
+    # three passes over the same listings; the median is the figure (a shared 2-core
+    # machine varies by a few percent from run to run)
+    passes = []
+    for _ in range(args.passes):
+        started = time.perf_counter()
+        staged = sum(rs.evaluate(x).stage is not None for x in data)
+        passes.append(time.perf_counter() - started)
+    ours_secs = sorted(passes)[len(passes) // 2]
     rate = len(data) / ours_secs
     sample = data[:args.baseline]
     naive = NaiveEngine(world["path"])
@@ -189,8 +194,9 @@ def bench_eval(args: argparse.Namespace, folder: Path) -> None:
     sample_rate = len(sample) / (time.perf_counter() - started)
     agree = sum(a == b for a, b in zip(naive_scores, ours_sample, strict=True))
     print(f"rule set: {len(rs.rules)} rules; {len(data)} listings ({staged} staged) in "
-          f"{ours_secs:.1f}s on one core = {rate:,.0f} listings/s (target >= 20,000: "
-          f"{'met' if rate >= 20_000 else 'MISSED'})")
+          f"{ours_secs:.1f}s on one core = {rate:,.0f} listings/s, median of "
+          f"{len(passes)} passes ({', '.join(f'{len(data) / s:,.0f}' for s in passes)}) "
+          f"(target >= 20,000: {'met' if rate >= 20_000 else 'MISSED'})")
     print(f"per-rule Python re loop on the first {len(sample)}: {naive_rate:,.0f} listings/s; "
           f"brandsweep on the same: {sample_rate:,.0f} listings/s; ratio "
           f"{sample_rate / naive_rate:.1f}x (target >= 10x: "
@@ -219,7 +225,11 @@ def bench_backtest(args: argparse.Namespace, folder: Path) -> None:
           f"{time.perf_counter() - started:.0f}s")
     candidate = folder / "candidate.yaml"
     doc = json.loads(world["path"].read_text())
-    doc["stages"][0]["min_score"] = 30  # a looser review threshold: some listings move
+    # what an analyst's week might change: a stricter review threshold (some listings
+    # leave review), and replica wording that one rule no longer counts
+    doc["stages"][0]["min_score"] = 70
+    doc["rules"][0]["score"] += 15
+    doc["lists"]["words0"]["terms"] = doc["lists"]["words0"]["terms"][:-3]
     candidate.write_text(json.dumps(doc))
     env = dict(os.environ, BRANDSWEEP_RULES=str(folder))
     brandsweep = str(Path(sys.executable).parent / "brandsweep")
@@ -242,6 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listings", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=5_000)
+    parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--backtest", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

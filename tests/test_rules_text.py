@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -51,3 +53,34 @@ def test_offsets_always_map_into_the_source(value: str) -> None:
         for start in range(len(folded.text)):
             s, e = folded.source_span(start, start + 1)
             assert 0 <= s <= e <= len(value)
+
+
+_REFERENCE_LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
+
+
+def _reference_leet(folded: str) -> str:
+    """Leetspeak read the plain way: every word with a letter, translated if it has a
+    leet character. The fast path in ``text`` must agree with it on every text."""
+    return _REFERENCE_LEET_WORD.sub(
+        lambda m: m.group().translate(text.LEET)
+        if re.search(r"[0134578@$]", m.group()) else m.group(), folded)
+
+
+@given(st.text(alphabet="ab4cz0135@$ #:-é\u0430", max_size=40))
+def test_leet_fast_path_agrees_with_the_plain_reading(value: str) -> None:
+    assert text._leet_words(value) == _reference_leet(value)
+
+
+@given(st.text(max_size=40) | st.text(alphabet="ab1_ #:-\t", max_size=40))
+def test_words_agree_with_the_word_regex(value: str) -> None:
+    assert text.words(value) == text.WORD.findall(value)
+
+
+@given(st.text(alphabet="aBc4 0$ #:\t.-é", max_size=40))
+def test_deep_fold_shortcuts_agree_with_the_full_reading(value: str) -> None:
+    """The ASCII shortcuts (skipping leet and spacing checks that cannot apply) must give
+    what running every step gives."""
+    translated = text._translate(value, text._DEEP)
+    expected = text._collapse(_reference_leet(translated), spaced=True)
+    folded = text.deep(value)
+    assert (folded.text, folded.deleted) == expected

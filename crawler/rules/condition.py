@@ -12,8 +12,12 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 _TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<word>[A-Za-z0-9_*.\-]+))")
+
+
+T = TypeVar("T")
 
 
 class ConditionError(ValueError):
@@ -159,27 +163,61 @@ class Condition:
         them only matches on a hit; None when no such set exists (evaluate always)."""
         return _needs(self.tree, hit_based)
 
+    def compile(self, leaf: Callable[[str], Callable[[T], Any]],
+                cost: Callable[[str], int] | None = None) -> Callable[[T], Any]:
+        """The condition as one closure over ``T``, each selection name tested by the
+        closure ``leaf(name)`` returns (anything truthy counts as matched). With ``cost``,
+        the operands of each ``and``/``or`` are tried cheapest first: the answer is the
+        same (tests have no side effects), and an expensive test is often never run."""
+        tree = _cheapest_first(self.tree, cost) if cost is not None else self.tree
+        return _compile(tree, leaf)
+
 
 def parse(text: str, selections: list[str]) -> Condition:
     parser = _Parser(text, selections)
     tree = parser.parse()
-    return Condition(tree, frozenset(parser.used), _compile(tree))
+    return Condition(tree, frozenset(parser.used),
+                     _compile(tree, lambda name: lambda matched: matched(name)))
 
 
-def _compile(node: Node) -> Test:
+def _compile(node: Node, leaf: Callable[[str], Callable[[T], Any]]) -> Callable[[T], Any]:
     if isinstance(node, Name):
-        name = node.name
-        return lambda matched: matched(name)
+        return leaf(node.name)
     if isinstance(node, Not):
-        inner = _compile(node.operand)
-        return lambda matched: not inner(matched)
-    parts = [_compile(n) for n in node.operands]
-    if isinstance(node, AllOf):
-        if len(parts) == 2:
-            a, b = parts
-            return lambda matched: a(matched) and b(matched)
-        return lambda matched: all(p(matched) for p in parts)
-    return lambda matched: any(p(matched) for p in parts)
+        inner = _compile(node.operand, leaf)
+        return lambda x: not inner(x)
+    parts = [_compile(n, leaf) for n in node.operands]
+    # nested pairs short-circuit like the written condition, without a generator per call
+    test = parts[-1]
+    for part in reversed(parts[:-1]):
+        test = _both(part, test) if isinstance(node, AllOf) else _either(part, test)
+    return test
+
+
+def _cheapest_first(node: Node, cost: Callable[[str], int]) -> Node:
+    if isinstance(node, Name):
+        return node
+    if isinstance(node, Not):
+        return Not(_cheapest_first(node.operand, cost))
+    operands = sorted((_cheapest_first(n, cost) for n in node.operands),
+                      key=lambda n: _cost(n, cost))  # stable: equal costs keep their order
+    return AllOf(tuple(operands)) if isinstance(node, AllOf) else AnyOf(tuple(operands))
+
+
+def _cost(node: Node, cost: Callable[[str], int]) -> int:
+    if isinstance(node, Name):
+        return cost(node.name)
+    if isinstance(node, Not):
+        return _cost(node.operand, cost)
+    return sum(_cost(n, cost) for n in node.operands)
+
+
+def _both(a: Callable[[T], Any], b: Callable[[T], Any]) -> Callable[[T], Any]:
+    return lambda x: a(x) and b(x)
+
+
+def _either(a: Callable[[T], Any], b: Callable[[T], Any]) -> Callable[[T], Any]:
+    return lambda x: a(x) or b(x)
 
 
 def _needs(node: Node, hit_based: set[str]) -> frozenset[str] | None:

@@ -2,7 +2,8 @@
 
 ``RuleSet.evaluate`` scans each field a rule looks at once (see ``matchers``), works out
 which rules can possibly match from the hits (``condition.triggers``), and evaluates only
-those. Each matched rule adds its score unless an exception suppresses it; the total
+those, each condition compiled to one closure whose list tests are a bit test on the
+field's hit mask. Each matched rule adds its score unless an exception suppresses it; the total
 picks the highest stage whose ``min_score`` it reaches. The result records the rule
 set's version and, for every matched selection, the text it matched and where.
 """
@@ -41,23 +42,43 @@ class SelectionResult:
     note: str = ""  # what a non-text matcher compared, e.g. "price 17.00 USD < 40% of 199"
 
 
-@dataclass
 class RuleResult:
-    rule: str
-    matched: bool
-    score: int = 0
-    suppressed_by: str | None = None  # exception name
-    reason: str | None = None
-    # what each selection matched and where: worked out when first asked for (explain,
-    # storing a verdict), never for the rules a listing only needs a score from
-    detail: Callable[[], dict[str, SelectionResult]] | None = field(default=None,
-                                                                    repr=False)
-    _selections: dict[str, SelectionResult] | None = field(default=None, repr=False)
+    """One rule's verdict on one listing. What each selection matched and where is worked
+    out when first asked for (explain, storing a verdict), never for rules a listing only
+    needs a score from."""
+
+    __slots__ = (
+        "_selections",
+        "_source",
+        "matched",
+        "reason",
+        "rule",
+        "score",
+        "suppressed_by",
+    )
+
+    def __init__(self, rule: str, matched: bool, score: int = 0,
+                 source: tuple[_Context, CompiledRule] | None = None) -> None:
+        self.rule = rule
+        self.matched = matched
+        self.score = score
+        self.suppressed_by: str | None = None  # exception name
+        self.reason: str | None = None
+        self._source = source
+        self._selections: dict[str, SelectionResult] | None = None
+
+    def __repr__(self) -> str:
+        return (f"RuleResult({self.rule!r}, matched={self.matched}, score={self.score}, "
+                f"suppressed_by={self.suppressed_by!r})")
 
     @property
     def selections(self) -> dict[str, SelectionResult]:
         if self._selections is None:
-            self._selections = self.detail() if self.detail is not None else {}
+            self._selections = {}
+            if self._source is not None:
+                ctx, rule = self._source
+                self._selections = {n: ctx.selection(s) for n, s in rule.selections.items()}
+                self._source = None  # the listing is no longer needed
         return self._selections
 
     @property
@@ -106,6 +127,17 @@ class CompiledSelection:
         self.hit_test = (self.key is not None and self.mode not in (None, "values")
                          and self.spec.in_ is None and self.spec.not_in is None
                          and self.spec.exists is None)
+        self.bit = 0  # the list key's bit in the field's hit mask (set by RuleSet)
+        self.slot = f"{self.field}\t{self.mode}"  # one field scanned one way: _Masks key
+        # equal selections in different rules share one worked-out answer per listing
+        self.memo_key = f"{self.field}|{self.key}|{self.spec.model_dump_json()}"
+
+    def leaf(self) -> Callable[[_Context], Any]:
+        """This selection's test as a closure over a listing's context (truthy: matched)."""
+        if self.hit_test and not self.spec.if_missing:
+            slot, bit = self.slot, self.bit
+            return lambda ctx: ctx[slot] & bit  # a missing field's mask is 0
+        return lambda ctx: ctx.test(self)
 
 
 @dataclass
@@ -118,6 +150,15 @@ class CompiledRule:
 
     def __post_init__(self) -> None:
         self.scoring = self.rule.scoring  # built once, not per listing
+
+    def compile(self) -> None:
+        """Closures for the fast path: the condition, and the points each selection adds."""
+        leaves = {name: sel.leaf() for name, sel in self.selections.items()}
+        # a bit test costs nothing beside a price or seller comparison
+        self.test = self.condition.compile(leaves.__getitem__, lambda name: 0 if (
+            self.selections[name].hit_test) else 1)
+        self.base = self.scoring.base
+        self.adds = [(leaves[name], points) for name, points in self.scoring.add.items()]
 
 
 class RuleSet:
@@ -138,38 +179,68 @@ class RuleSet:
         self.authorised = authorised
         self.today = today or dt.date.today()
         self.active = [r for r in rules if r.rule.status != "deprecated"]
-        self._always = [i for i, r in enumerate(self.active) if r.triggers is None]
-        self._by_key: dict[tuple[str, str], list[int]] = {}
+        self.slots: dict[str, tuple[str, str]] = {}  # slot -> (field, match mode)
+        for r in rules:
+            for sel in [*r.selections.values(), *(s for _e, ss in r.exceptions for s in ss)]:
+                sel.bit = matchers.bits.get(sel.key or "", 0)
+                self.slots[sel.slot] = (sel.field, str(sel.mode))
+            r.compile()
+        # rules that can only match on a hit, found through the hit's bit: per scanned
+        # field and mode, bit -> the indices in ``active`` of the rules it may trigger
+        self._always = tuple(i for i, r in enumerate(self.active) if r.triggers is None)
+        triggers: dict[str, dict[int, tuple[int, ...]]] = {}
         for i, r in enumerate(self.active):
             for name in r.triggers or ():
                 sel = r.selections[name]
-                assert sel.key is not None
-                self._by_key.setdefault((sel.field, sel.key), []).append(i)
-        self.scan_fields = sorted({f for (f, _k) in self._by_key})
-        self._products = [(PRODUCT_KEY + p.sku, p) for p in brand.products]
+                by_bit = triggers.setdefault(sel.slot, {})
+                if i not in by_bit.get(sel.bit, ()):
+                    by_bit[sel.bit] = (*by_bit.get(sel.bit, ()), i)
+        # only the bits that trigger something are walked per listing
+        self._triggers = [(s, sum(by_bit), by_bit) for s, by_bit in sorted(triggers.items())]
+        self._products = [(matchers.bits.get(PRODUCT_KEY + p.sku, 0), PRODUCT_KEY + p.sku, p)
+                          for p in brand.products]
 
     # -- evaluating -----------------------------------------------------------------------
 
     def evaluate(self, listing: dict[str, Any], full: bool = False) -> Evaluation:
         """Score and stage one listing (a mapping of listing fields)."""
         ctx = _Context(self, listing)
-        candidates: list[int]
         if full:
-            candidates = list(range(len(self.active)))
-        else:
-            hit: set[int] = set(self._always)
-            for f in self.scan_fields:
-                for key in ctx.hits(f).keys:
-                    hit.update(self._by_key.get((f, key), ()))
-            candidates = sorted(hit)
+            results = [self._rule(ctx, r, full=True) for r in self.active]
+            total = sum(r.score for r in results if r.matched and not r.suppressed_by)
+            return Evaluation(self.version, total, self.stage_for(total), results)
+        # most listings trigger nothing or one list: its rules are already in order
+        candidates = self._always
+        merge = False
+        for slot, wanted, by_bit in self._triggers:
+            hit = ctx[slot] & wanted
+            while hit:
+                low = hit & -hit
+                if candidates:
+                    candidates += by_bit[low]
+                    merge = True
+                else:
+                    candidates = by_bit[low]
+                hit ^= low
+        if merge:
+            candidates = tuple(sorted(set(candidates)))
         results = []
         total = 0
+        active = self.active
         for i in candidates:
-            result = self._rule(ctx, self.active[i], full)
-            if result.matched and not result.suppressed_by:
-                total += result.score
-            if result.matched or full:
-                results.append(result)
+            rule = active[i]
+            if not rule.test(ctx):
+                continue
+            score = rule.base
+            for leaf, points in rule.adds:
+                if leaf(ctx):
+                    score += points
+            result = RuleResult(rule.rule.id, True, score, (ctx, rule))
+            if rule.exceptions:
+                self._suppress(ctx, rule, result)
+            if not result.suppressed_by:
+                total += score
+            results.append(result)
         return Evaluation(self.version, total, self.stage_for(total), results)
 
     def evaluate_rule(self, rule_id: str, listing: dict[str, Any]) -> RuleResult:
@@ -185,40 +256,23 @@ class RuleSet:
         return stage
 
     def _rule(self, ctx: _Context, rule: CompiledRule, full: bool) -> RuleResult:
-        # booleans first (cheap); what matched and where only for rules that matched
-        seen: dict[str, bool] = {}
-        selections = rule.selections
-
-        def matched(name: str) -> bool:
-            found = seen.get(name)
-            if found is None:
-                found = seen[name] = ctx.test(selections[name])
-            return found
-
-        ok = rule.condition.evaluate(matched)
-        if not ok and not full:
-            return RuleResult(rule.rule.id, False)
-        scoring = rule.scoring
-        score = scoring.base + sum(points for name, points in scoring.add.items()
-                                   if matched(name))
-        names = list(selections)
-
-        def detail() -> dict[str, SelectionResult]:
-            return {n: ctx.selection(selections[n]) for n in names}
-
-        result = RuleResult(rule.rule.id, ok, detail=detail)
+        """One rule with every selection worked out (tests and explain)."""
+        result = RuleResult(rule.rule.id, bool(rule.test(ctx)), 0, (ctx, rule))
         if full:
             result.selections  # noqa: B018  (explain wants every selection worked out)
-        if not ok:
+        if not result.matched:
             return result
-        result.score = score
+        result.score = rule.base + sum(points for leaf, points in rule.adds if leaf(ctx))
+        self._suppress(ctx, rule, result)
+        return result
+
+    def _suppress(self, ctx: _Context, rule: CompiledRule, result: RuleResult) -> None:
         for exc, exc_selections in rule.exceptions:
             if exc.expires is not None and exc.expires < self.today:
                 continue  # expired: no longer suppresses (rules check warns about it)
             if all(ctx.test(s) for s in exc_selections):
                 result.suppressed_by, result.reason = exc.name, exc.reason
-                break
-        return result
+                return
 
     # -- products and prices --------------------------------------------------------------
 
@@ -233,8 +287,8 @@ class RuleSet:
         hits = ctx.hits("title")
         best = None
         best_len = 0
-        for key, product in self._products:
-            if key not in hits.keys:
+        for bit, key, product in self._products:
+            if not hits.mode_mask("words") & bit:
                 continue
             for h in hits.spans(key):
                 if h.end - h.start > best_len:
@@ -261,14 +315,25 @@ _MISSING = FieldHits()  # the scan of a field the listing does not have
 _UNSET = object()
 
 
-class _Context:
-    """One listing being evaluated: its field scans, computed once and shared by rules."""
+class _Context(dict[str, int]):
+    """One listing being evaluated: its field scans, computed once and shared by rules.
+    As a mapping it holds the listing's hit mask per field and match mode
+    (``CompiledSelection.slot``), each scanned when first asked for."""
+
+    __slots__ = ("_hits", "_memo", "listing", "product", "ruleset")
 
     def __init__(self, ruleset: RuleSet, listing: dict[str, Any]) -> None:
+        super().__init__()
         self.ruleset = ruleset
         self.listing = listing
         self._hits: dict[str, FieldHits] = {}
         self.product: Any = _UNSET
+        self._memo: dict[str, bool] = {}  # selection memo_key -> matched
+
+    def __missing__(self, slot: str) -> int:
+        name, mode = self.ruleset.slots[slot]
+        mask = self[slot] = self.hits(name).mode_mask(mode)
+        return mask
 
     def hits(self, name: str) -> FieldHits:
         found = self._hits.get(name)
@@ -285,8 +350,12 @@ class _Context:
             found = self.hits(sel.field)
             if found is _MISSING:
                 return sel.spec.if_missing
-            return sel.key in found.keys
-        return self.selection(sel).matched
+            assert sel.mode is not None
+            return bool(found.mode_mask(sel.mode) & sel.bit)
+        known = self._memo.get(sel.memo_key)
+        if known is None:
+            known = self._memo[sel.memo_key] = self.selection(sel).matched
+        return known
 
     def selection(self, sel: CompiledSelection) -> SelectionResult:
         spec = sel.spec

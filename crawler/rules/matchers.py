@@ -2,14 +2,22 @@
 per kind: an Aho-Corasick automaton per fold (``words``, ``plain``), a memoised fuzzy
 lookup per word (``fuzzy``), an RE2 set (``regex``).
 
+Whether a list hit is all most listings need, so a scan finds only that; where each hit
+is (for explain and stored verdicts) is worked out when first asked for. For ASCII text
+(most folded titles) the term lists' hits come from an RE2 set of ``\\bterm\\b`` patterns,
+one call into C instead of a Python step per Aho-Corasick match; other text, and the
+positions, go through the automaton with its Unicode word-boundary checks.
+
 A hit is keyed by a *list key*: a named list, or ``rule-id/selection`` for inline terms.
+Each key also has a bit, and a field's scan ORs the bits of the keys it hit into one
+integer, so the engine tests "did this list hit" with one ``&``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
@@ -44,14 +52,46 @@ class Hit:
 Payload = tuple[tuple[str, str], ...]  # (list key, term as written) for one folded term
 
 
-@dataclass
+Raw = list[tuple[int, int, Payload]]  # (start, end, payload) in the folded text
+
+
 class FieldHits:
-    """What the matchers found in one field: which list keys hit, and where (worked out
+    """What the matchers find in one field's text, per match mode, each mode scanned when
+    first asked for: which list keys hit (the OR of their bits), and where (worked out
     only when asked, since most hits are only tested, never shown)."""
 
-    keys: set[str] = field(default_factory=set)
-    raw: list[tuple[int, int, Payload]] = field(default_factory=list)
-    folds: dict[str, text.Folded] = field(default_factory=dict)  # mode -> folded field
+    __slots__ = ("_raw", "folds", "matchers", "modes", "value")
+
+    def __init__(self, matchers: Matchers | None = None, value: str = "",
+                 modes: tuple[str, ...] = ()) -> None:
+        self.matchers = matchers
+        self.value = value
+        self.modes: dict[str, int | None] = dict.fromkeys(modes)  # mode -> mask, once known
+        self.folds: dict[str, text.Folded] = {}  # mode -> the field folded that way
+        self._raw: Raw | None = None
+
+    def mode_mask(self, mode: str) -> int:
+        """The keys of ``mode`` lists that hit."""
+        found = self.modes.get(mode)
+        if found is None:
+            if self.matchers is None or mode not in self.modes:
+                return 0
+            found = self.modes[mode] = self.matchers.scan_mode(self, mode)
+        return found
+
+    @property
+    def mask(self) -> int:
+        """The keys of every list that hit, whatever its mode."""
+        out = 0
+        for mode in self.modes:
+            out |= self.mode_mask(mode)
+        return out
+
+    @property
+    def raw(self) -> Raw:
+        if self._raw is None:
+            self._raw = self.matchers.locate(self) if self.matchers is not None else []
+        return self._raw
 
     def spans(self, key: str) -> list[Hit]:
         return [Hit(start, end, written) for start, end, payload in self.raw
@@ -63,6 +103,39 @@ def _needs_boundary(char: str) -> bool:
     return (char.isalnum() or char == "_") and ord(char) < 0x2E80
 
 
+def _term_set(masks: dict[str, int]) -> tuple[Any, list[int]] | None:
+    """An RE2 set of the ASCII terms as ``\\bterm\\b`` (RE2's ``\\b`` is ASCII, exactly the
+    automaton's boundary rule on ASCII text), with each pattern's mask; None when RE2 cannot
+    build it, and the automaton does the work."""
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 64 << 20
+    regex_set = re2.Set.SearchSet(options)
+    kept: list[int] = []
+    probe = []
+    for folded, mask in masks.items():
+        if not folded.isascii():
+            continue  # never in ASCII text
+        pattern = re2.escape(folded)
+        if _needs_boundary(folded[0]):
+            pattern = r"\b" + pattern
+        if _needs_boundary(folded[-1]):
+            pattern += r"\b"
+        regex_set.Add(pattern)
+        kept.append(mask)
+        probe.append(folded)
+    if not kept:
+        return None
+    try:
+        regex_set.Compile()
+    except re2.error:
+        return None
+    # RE2 answers "no match" when its DFA cannot be built: make sure it can
+    if not regex_set.Match(f" {probe[0]} "):
+        return None
+    return regex_set, kept
+
+
 class Matchers:
     """The compiled terms of one rule set."""
 
@@ -70,12 +143,29 @@ class Matchers:
         self._terms: dict[str, dict[str, list[tuple[str, str]]]] = {
             "words": defaultdict(list), "plain": defaultdict(list)}
         self._automata: dict[str, Any] = {}
+        self._sets: dict[str, tuple[Any, list[int]]] = {}  # mode -> (RE2 set, term masks)
         self._fuzzy: list[tuple[str, str, str, int, frozenset[str]]] = []
-        self._fuzzy_cache: dict[str, list[tuple[str, str]]] = {}
+        self._fuzzy_cache: dict[str, tuple[Payload, int]] = {}
+        self._fuzzy_hit_words: set[str] = set()  # the cached words that hit
         self._regexes: list[tuple[str, str, Any]] = []
         self._regex_set: Any = None
+        self._regex_bits: list[int] = []
+        self._field_modes: dict[str, tuple[str, ...]] = {}
         self.values: dict[str, frozenset[str]] = {}
         self.modes_by_field: dict[str, set[str]] = defaultdict(set)
+        self.bits: dict[str, int] = {}  # list key -> its bit in ``FieldHits.mask``
+
+    def bit(self, key: str) -> int:
+        found = self.bits.get(key)
+        if found is None:
+            found = self.bits[key] = 1 << len(self.bits)
+        return found
+
+    def mask(self, keys: Iterable[str]) -> int:
+        out = 0
+        for key in keys:
+            out |= self.bit(key)
+        return out
 
     # -- building -------------------------------------------------------------------------
 
@@ -83,6 +173,8 @@ class Matchers:
             fields: Iterable[str]) -> None:
         """Add list ``key``: (term, deny words, fuzzy budget) in ``mode``, used on ``fields``."""
         terms = list(terms)
+        if mode != "values":
+            self.bit(key)  # every key's bit is fixed at load, before any scan
         for f in fields:
             self.modes_by_field[f].add(mode)
         if mode in ("words", "plain"):
@@ -108,48 +200,91 @@ class Matchers:
                 automaton = ahocorasick.Automaton()
                 for folded, payload in terms.items():
                     automaton.add_word(folded, (len(folded), tuple(payload),
-                                                frozenset(k for k, _ in payload),
+                                                self.mask(k for k, _ in payload),
                                                 _needs_boundary(folded[0]),
                                                 _needs_boundary(folded[-1])))
                 automaton.make_automaton()
                 self._automata[mode] = automaton
+                ascii_set = _term_set({folded: self.mask(k for k, _ in payload)
+                                       for folded, payload in terms.items()})
+                if ascii_set is not None:
+                    self._sets[mode] = ascii_set
         if self._regexes:
             regex_set = re2.Set.SearchSet(RE2_OPTIONS)
             for _key, pattern, _compiled in self._regexes:
                 regex_set.Add(pattern)
             regex_set.Compile()
             self._regex_set = regex_set
+            self._regex_bits = [self.bit(key) for key, _p, _c in self._regexes]
+        # the modes scanned per field, in a fixed order (values lists are never scanned)
+        self._field_modes = {f: tuple(sorted(m - {"values"}))
+                             for f, m in self.modes_by_field.items()}
 
     # -- matching -------------------------------------------------------------------------
 
     def scan(self, field_name: str, value: str) -> FieldHits:
-        """Every hit of every list in one field's text."""
-        out = FieldHits()
-        for mode in self.modes_by_field.get(field_name, ()):
-            if mode == "values":
+        """The lists' hits in one field's text, each mode scanned when first asked for."""
+        return FieldHits(self, value, self._field_modes.get(field_name, ()))
+
+    def scan_mode(self, hits: FieldHits, mode: str) -> int:
+        """Which ``mode`` lists hit in the field's text, as a mask."""
+        folded = hits.folds[mode] = FOLD[mode](hits.value)
+        mask = 0
+        if mode in ("words", "plain"):
+            found = self._sets.get(mode)
+            if found is not None and folded.text.isascii():
+                regex_set, masks = found
+                for i in regex_set.Match(folded.text) or ():
+                    mask |= masks[i]
+            else:
+                automaton = self._automata.get(mode)
+                if automaton is not None:
+                    for _s, _e, _p, term_mask in self._terms_at(automaton, folded.text):
+                        mask |= term_mask
+        elif mode == "fuzzy" and self._fuzzy:
+            cache = self._fuzzy_cache
+            for word in text.words(folded.text):  # a dict lookup per word, mostly
+                word_hit = cache.get(word)
+                if word_hit is None:
+                    if word.isdigit():  # a number is never a misspelt name (and
+                        continue  # listings' own numbers would flood the cache)
+                    word_hit = self._fuzzy_word(word)
+                mask |= word_hit[1]
+        elif mode == "regex" and self._regex_set is not None:
+            for i in self._regex_set.Match(folded.text) or ():
+                mask |= self._regex_bits[i]
+        return mask
+
+    def locate(self, hits: FieldHits) -> Raw:
+        """Where each hit of a field is, in the folded text of its mode."""
+        raw: Raw = []
+        for mode in hits.modes:
+            mode_mask = hits.mode_mask(mode)
+            if not mode_mask:
                 continue
-            folded = FOLD[mode](value)
-            out.folds[mode] = folded
+            folded = hits.folds[mode]
             if mode in ("words", "plain"):
                 automaton = self._automata.get(mode)
                 if automaton is not None:
-                    self._scan_terms(automaton, folded.text, out)
+                    raw.extend((s, e, p) for s, e, p, _m in self._terms_at(automaton,
+                                                                           folded.text))
             elif mode == "fuzzy":
-                self._scan_fuzzy(folded.text, out)
-            elif mode == "regex" and self._regex_set is not None:
-                for i in self._regex_set.Match(folded.text) or ():
-                    key, pattern, compiled = self._regexes[i]
-                    m = compiled.search(folded.text)
-                    if m is not None:
-                        out.keys.add(key)
-                        out.raw.append((m.start(), m.end(), ((key, pattern),)))
-        return out
+                found = {word: payload for word, (payload, _m) in
+                         self._fuzzy_words(folded.text)}
+                raw.extend((m.start(), m.end(), found[m.group()])
+                           for m in text.WORD.finditer(folded.text) if m.group() in found)
+            elif mode == "regex":
+                for (key, pattern, compiled), bit in zip(self._regexes, self._regex_bits,
+                                                         strict=True):
+                    if mode_mask & bit and (m := compiled.search(folded.text)) is not None:
+                        raw.append((m.start(), m.end(), ((key, pattern),)))
+        return raw
 
     @staticmethod
-    def _scan_terms(automaton: Any, folded: str, out: FieldHits) -> None:
+    def _terms_at(automaton: Any, folded: str) -> Iterable[tuple[int, int, Payload, int]]:
+        """Whole-word occurrences of the automaton's terms: (start, end, payload, mask)."""
         last = len(folded) - 1
-        keys, raw = out.keys, out.raw
-        for end, (size, payload, payload_keys, start_bound, end_bound) in automaton.iter(
+        for end, (size, payload, payload_mask, start_bound, end_bound) in automaton.iter(
                 folded):
             start = end - size + 1
             if start_bound and start > 0:
@@ -160,31 +295,27 @@ class Matchers:
                 after = folded[end + 1]
                 if after.isalnum() or after == "_":
                     continue
-            keys.update(payload_keys)
-            raw.append((start, end + 1, payload))
+            yield start, end + 1, payload, payload_mask
 
-    def _scan_fuzzy(self, folded: str, out: FieldHits) -> None:
-        if not self._fuzzy:
-            return
+    def _fuzzy_words(self, folded: str) -> Iterable[tuple[str, tuple[Payload, int]]]:
+        """The words of ``folded`` within a fuzzy term's budget, with what they hit."""
         cache = self._fuzzy_cache
-        hits: dict[str, list[tuple[str, str]]] = {}
-        for word in set(text.WORD.findall(folded)):
-            if word.isdigit():  # fuzzy terms are names: a number is never a misspelt one
-                continue
-            found = cache.get(word)
-            if found is None:
-                found = self._fuzzy_lookup(word)
-                if len(cache) > 200_000:  # a long backtest must not grow without bound
-                    cache.clear()
-                cache[word] = found
-            if found:
-                hits[word] = found
-        if hits:  # positions only for the few words that hit
-            for m in text.WORD.finditer(folded):
-                payload = hits.get(m.group())
-                if payload:
-                    out.keys.update(k for k, _ in payload)
-                    out.raw.append((m.start(), m.end(), tuple(payload)))
+        for word in text.words(folded):
+            found = cache.get(word) or (None if word.isdigit() else self._fuzzy_word(word))
+            if found is not None and found[1]:
+                yield word, found
+
+    def _fuzzy_word(self, word: str) -> tuple[Payload, int]:
+        """The fuzzy terms ``word`` is within budget of, and their mask; remembered."""
+        payload = tuple(self._fuzzy_lookup(word))
+        found = (payload, self.mask(k for k, _ in payload))
+        if len(self._fuzzy_cache) > 200_000:  # a long backtest must not grow without bound
+            self._fuzzy_cache.clear()
+            self._fuzzy_hit_words.clear()
+        self._fuzzy_cache[word] = found
+        if found[1]:
+            self._fuzzy_hit_words.add(word)
+        return found
 
     def _fuzzy_lookup(self, word: str) -> list[tuple[str, str]]:
         out = []

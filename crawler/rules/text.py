@@ -28,9 +28,18 @@ ZERO_WIDTH = frozenset("\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u
 # inside a word with letters, these stand for letters
 LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "0": "o", "1": "l", "$": "s", "5": "s",
                       "7": "t", "8": "b"})
-_LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
-_HAS_LEET = re.compile(r"[0134578@$]")
+# a run of the characters a leet word is written with that holds a leet character
+_LEET_RUN = re.compile(r"[a-z0-9@$]*[0134578@$][a-z0-9@$]*")
+# a letter beside a digit, '@' or '$': without one, no word mixes letters and leet
+_MIXED = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
+# the same test for ASCII text, at C speed: letters read as "a", digits, '@', '$' as "0"
+_KINDS = bytes(97 if 97 <= c <= 122 else 48 if chr(c) in "0123456789@$" else 32
+               for c in range(256))
+_WORD_BYTES = bytes(c if c < 128 and (chr(c).isalnum() or c == 95) else 32
+                    for c in range(256))  # ASCII word characters kept, the rest spaces
 _SPACED = re.compile(r"(?<!\S)(?:[^\W\d_] ){2,}[^\W\d_](?!\S)")
+# every spaced-out word holds " x y"; searching for that literal-led shape first is cheap
+_MAYBE_SPACED = re.compile(r" \S \S")
 _EDGE_SPACES = re.compile(r"^ +| +$")
 _RUN_SPACES = re.compile(r" {2,}")
 WORD = re.compile(r"\w+")
@@ -79,7 +88,7 @@ _DEEP = _CharTable(deep=True)
 _PLAIN = _CharTable(deep=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Folded:
     """Folded text and the way back to the original's offsets."""
 
@@ -105,25 +114,39 @@ class Folded:
 
 
 def _leet(match: re.Match[str]) -> str:
-    word = match.group()
-    return word.translate(LEET) if _HAS_LEET.search(word) else word
+    run = match.group()  # a run of letters, digits, '@' and '$' with a leet character
+    return run.translate(LEET) if run.strip("0123456789@$") else run  # and a letter
 
 
-def _leet_words(folded: str) -> str:
+def _leet_words(folded: str, kinds: str | None = None) -> str:
     """Read leetspeak inside words that mix letters with leet characters ("4cme")."""
-    if folded.isalpha():
+    # most text has no letter beside a digit, '@' or '$': one look rules it out
+    if not folded.isascii():
+        return folded if _MIXED.search(folded) is None else _LEET_RUN.sub(_leet, folded)
+    if kinds is None:
+        kinds = _kinds(folded)
+    if "a0" not in kinds and "0a" not in kinds:
         return folded
+    # a regex pass over the whole text is slow; only the words that mix need one
     chunks = folded.split(" ")
-    changed = False
     for i, chunk in enumerate(chunks):
-        # most chunks are plain words or plain numbers: skip them without a regex
-        if chunk.isalpha() or chunk.isdigit() or not _HAS_LEET.search(chunk):
-            continue
-        new = _LEET_WORD.sub(_leet, chunk)
-        if new != chunk:
-            chunks[i] = new
-            changed = True
-    return " ".join(chunks) if changed else folded
+        if not (chunk.isalpha() or chunk.isdigit()):
+            chunk_kinds = _kinds(chunk)
+            if "a0" in chunk_kinds or "0a" in chunk_kinds:
+                chunks[i] = _LEET_RUN.sub(_leet, chunk)
+    return " ".join(chunks)
+
+
+def _kinds(ascii_text: str) -> str:
+    """Each character's kind, at C speed: letters "a"; digits, '@', '$' "0"; others " "."""
+    return ascii_text.encode().translate(_KINDS).decode()
+
+
+def words(folded: str) -> list[str]:
+    """The words of a folded text, as ``WORD.findall`` finds them (faster for ASCII)."""
+    if folded.isascii():
+        return folded.encode().translate(_WORD_BYTES).decode().split()
+    return WORD.findall(folded)
 
 
 def _collapse(text: str, spaced: bool) -> tuple[str, tuple[int, ...]]:
@@ -131,7 +154,7 @@ def _collapse(text: str, spaced: bool) -> tuple[str, tuple[int, ...]]:
     if " " not in text:
         return text, ()
     gone: set[int] = set()
-    if spaced:
+    if spaced and _MAYBE_SPACED.search(text) is not None:
         for m in _SPACED.finditer(text):
             gone.update(m.start() + i for i, c in enumerate(m.group()) if c == " ")
     if "  " in text or text[0] == " " or text[-1] == " ":
@@ -152,15 +175,20 @@ def _translate(text: str, table: _CharTable) -> str:
     return text.translate(table)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1024)
 def deep(text: str) -> Folded:
     """The anti-evasion fold used by ``words`` and ``fuzzy`` lists."""
-    folded = _leet_words(_translate(text, _DEEP))
-    folded, deleted = _collapse(folded, spaced=True)
+    folded = _translate(text, _DEEP)
+    if folded.isascii():
+        kinds = _kinds(folded)  # one pass tells whether leet or spacing can be there
+        # every spaced-out word shows as " a a"; leet never changes a one-letter word
+        folded, deleted = _collapse(_leet_words(folded, kinds), spaced=" a a" in kinds)
+    else:
+        folded, deleted = _collapse(_leet_words(folded), spaced=True)
     return Folded(folded, text, _DEEP, deleted)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1024)
 def plain(text: str) -> Folded:
     """Case and accents only: used by ``plain`` and ``values`` lists and by regexes."""
     folded, deleted = _collapse(_translate(text, _PLAIN), spaced=False)
