@@ -31,3 +31,15 @@ def test_politeness_comes_from_the_profile(chromium: str) -> None:
     assert shopfront["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == chromium
     assert shopfront["DOWNLOAD_TIMEOUT"] == 5
     assert shopfront["BRANDSWEEP_CAMPAIGN"] is None
+
+
+def test_a_compiled_rule_set_survives_scrapys_settings_copy() -> None:
+    from scrapy.settings import Settings
+
+    from crawler.rules.loader import load_brand
+
+    ruleset = load_brand("acme")
+    profile = load_profiles()["bazaar"]
+    s = Settings(for_profile(profile, db="x.db", sweep_id=1, campaign=None, ruleset=ruleset))
+    # every Crawler deep-copies its settings; RE2 sets inside the rule set cannot be copied
+    assert s.copy()["BRANDSWEEP_RULESET"] is ruleset
