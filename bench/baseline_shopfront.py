@@ -20,7 +20,7 @@ from urllib.parse import quote_plus
 import scrapy
 from scrapy_playwright.page import PageMethod
 
-from crawler.browser import launch_options
+from crawler.browser import LAUNCH_ARGS, find_chromium
 
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 
@@ -41,8 +41,8 @@ class BaselineShopfront(scrapy.Spider):
     custom_settings: ClassVar[dict[str, Any]] = {
         "DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER},
         "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False, "LOG_LEVEL": "ERROR",
-        "PLAYWRIGHT_LAUNCH_OPTIONS": {k: v for k, v in launch_options().items()
-                                      if k in ("executable_path", "args")},
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": find_chromium(),
+                                      "args": list(LAUNCH_ARGS)},
     }
 
     def __init__(self, base: str, keywords: str, out: str, scroll: str = "1",

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from crawler.profiles import MarketplaceProfile
@@ -26,9 +27,52 @@ def abort_heavy_request(request: Any) -> bool:
     return bool(request.resource_type in HEAVY)
 
 
-def _grew(card: str, before: int, end: str | None) -> str:
-    done = f" || document.querySelector({end!r}) !== null" if end else ""
-    return f"() => document.querySelectorAll({card!r}).length > {before}{done}"
+# The scroll / "load more" loop runs inside the page, in one call: a round trip from the
+# crawler per step (scroll, count, wait, count) costs more than the marketplace's own
+# loading, and the crawler's event loop is shared by every page in flight.
+_SETTLE_JS = """
+async ({card, kind, button, end, maxPages, growMs}) => {
+  const count = () => document.querySelectorAll(card).length;
+  const ended = () => end !== null && document.querySelector(end) !== null;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // a frame painted (or 250 ms, if the page is not being painted)
+  const frame = () => new Promise((r) => { requestAnimationFrame(() => r()); setTimeout(r, 250); });
+  const bottom = () => window.scrollTo(0, document.body.scrollHeight);
+  // a loader that watches a sentinel fires when the sentinel comes into view, and not
+  // again while it stays in view (short cards): go to the top, then back down
+  const nudge = async () => { window.scrollTo(0, 0); await frame(); await frame(); bottom(); };
+  let batches = 1;
+  let stalled = false;
+  while (batches < maxPages) {
+    const before = count();
+    if (kind === "infinite_scroll") {
+      if (ended()) break;
+      await nudge();
+    } else if (kind === "load_more" && button !== null) {
+      const b = document.querySelector(button);
+      if (b === null) break;
+      b.click();
+    } else {
+      break;
+    }
+    const started = performance.now();
+    let waited = started;
+    while (count() <= before && !ended() && performance.now() - started < growMs) {
+      await sleep(20);
+      if (kind === "infinite_scroll" && performance.now() - waited > 300) {
+        await nudge();
+        waited = performance.now();
+      }
+    }
+    if (count() <= before) {
+      stalled = !ended();
+      break;
+    }
+    batches += 1;
+  }
+  return {batches, stalled};
+}
+"""
 
 
 async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
@@ -51,30 +95,18 @@ async def _settle(page: Any, profile: MarketplaceProfile, max_pages: int, wait_m
         # none of the profile's markers ever showed: hand the page over as it is, and
         # the spider reports it as a failed extraction (a layout change), not a timeout
         return {"batches": 0, "settled": 0}
-    pagination = profile.search.pagination
-    batches = 1
     if await page.locator(card).count() == 0:
         return {"batches": 0}
-    while batches < max_pages:
-        before = await page.locator(card).count()
-        if pagination.kind == "infinite_scroll":
-            if pagination.end and await page.locator(pagination.end).count():
-                break
-            await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-        elif pagination.kind == "load_more" and pagination.button:
-            button = page.locator(pagination.button)
-            if not await button.count():
-                break
-            await button.first.click()
-        else:
-            break
-        try:
-            await page.wait_for_function(_grew(card, before, pagination.end), timeout=grow_ms)
-        except Exception:
-            break
-        if await page.locator(card).count() > before:
-            batches += 1
-    return {"batches": batches}
+    pagination = profile.search.pagination
+    try:
+        done = await page.evaluate(_SETTLE_JS, {
+            "card": card, "kind": pagination.kind, "button": pagination.button,
+            "end": pagination.end, "maxPages": max_pages, "growMs": grow_ms})
+    except Exception:
+        # the page navigated or was replaced (a block page written over the app) while
+        # loading more: what it shows now is what the spider reads
+        return {"batches": 1}
+    return {"batches": int(done["batches"]), "stalled": int(bool(done["stalled"]))}
 
 
 class ContextRotation:
@@ -86,14 +118,25 @@ class ContextRotation:
     waited in the queue, or a retry, must not bring a retired context back.
     """
 
-    def __init__(self, prefix: str, pages_per_context: int) -> None:
+    def __init__(self, prefix: str, pages_per_context: int, page_slots: int = 4) -> None:
         self.prefix = prefix
         self.pages_per_context = max(1, pages_per_context)
+        # scrapy-playwright's PLAYWRIGHT_MAX_PAGES_PER_CONTEXT: an idle page holds a slot
+        self.page_slots = max(1, page_slots)
         self.generation = 0
         self.handed_out = 0
         self.closed = 0
+        self.reused = 0
         self.contexts: dict[str, Any] = {}  # name -> Playwright context, once seen
         self.open_pages: dict[str, int] = {}
+        # pages done with, kept open for the next request of the same context: a new page
+        # costs Chromium a renderer process (~0.25 s of CPU here); navigating one does not
+        self.idle: dict[str, list[Any]] = {}
+        # set by the download handler, which owns the page slots: are all of a context's
+        # slots taken, and is a request waiting for one
+        self.slots_full: Callable[[str], bool] = lambda name: False
+        self.slot_wanted: Callable[[str], bool] = lambda name: False
+        self._waiters: list[asyncio.Future[None]] = []  # requests waiting for a page
         self._closing: asyncio.Future[None] | None = None  # keeps the task referenced
 
     @property
@@ -112,14 +155,45 @@ class ContextRotation:
         self.open_pages[name] = self.open_pages.get(name, 0) + 1
         return name
 
-    async def release(self, page: Any, name: str | None) -> None:
-        """Close ``page``; close its context too once it is retired and empty."""
+    async def take(self, name: str) -> Any:
+        """An idle page of context ``name`` for the next request to navigate, or None when
+        it should open one (the download handler then does). While all the context's page
+        slots are taken, waits for a page to be released rather than for one to close."""
+        while True:
+            pages = self.idle.get(name, [])
+            while pages:
+                page = pages.pop()
+                if not page.is_closed():
+                    self.reused += 1
+                    return page
+            if not self.slots_full(name):
+                return None
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            # the timeout re-checks the slots: a page the download handler closed after
+            # an error frees its slot without passing through ``release``
+            await asyncio.wait({waiter}, timeout=0.25)
+
+    async def release(self, page: Any, name: str | None, reusable: bool = True) -> None:
+        """Done with ``page``: keep it for the next request of its context while that
+        context is current, else close it; close a retired context once it is empty."""
         if name is not None:
             if page is not None:
                 self.contexts.setdefault(name, page.context)
             self.open_pages[name] = max(0, self.open_pages.get(name, 0) - 1)
         if page is not None and not page.is_closed():
-            await page.close()
+            idle = self.idle.setdefault(name, []) if name is not None else []
+            # never kept while a request waits for a page slot, which only a closed page
+            # frees (two requests may both have seen a slot free, or no context yet)
+            if (reusable and name == self.current and not self.slot_wanted(name)
+                    and len(idle) < self.page_slots):
+                idle.append(page)
+            else:
+                await page.close()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         await self._close_retired()
 
     async def _close_retired(self) -> None:
@@ -127,6 +201,7 @@ class ContextRotation:
             if name == self.current or self.open_pages.get(name, 0) > 0:
                 continue
             del self.contexts[name]
+            self.idle.pop(name, None)  # closing the context closes them
             with contextlib.suppress(Exception):  # closed already, or the browser went
                 await context.close()
                 self.closed += 1

@@ -72,5 +72,5 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         s["LOG_LEVEL"] = log_level
     if profile.search.render != "http":
         s["DOWNLOAD_HANDLERS"] = {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER}
-        s["PLAYWRIGHT_LAUNCH_OPTIONS"] = launch_options(chromium)
+        s["PLAYWRIGHT_LAUNCH_OPTIONS"] = launch_options(chromium, images=False)
     return s

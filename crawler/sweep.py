@@ -234,4 +234,5 @@ def _health(crawler: Any) -> dict[str, Any]:
     health["render_mode"] = "browser" if health["pages"]["browser"] else "http"
     if crawler.spider.contexts is not None:
         health["browser_contexts_closed"] = crawler.spider.contexts.closed
+        health["browser_pages_reused"] = crawler.spider.contexts.reused
     return dict(health)

@@ -66,7 +66,8 @@ class ProfileSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         per_context = self.settings.getint("BRANDSWEEP_PAGES_PER_CONTEXT", 40)
-        self.contexts = ContextRotation(self.profile.name, per_context)
+        self.contexts = ContextRotation(self.profile.name, per_context, self.settings.getint(
+            "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", 4))
         for keyword in self.keywords:
             yield self.search_request(keyword, 1, self.profile.search_url(keyword))
 
@@ -218,9 +219,10 @@ class ProfileSpider(scrapy.Spider):
     async def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         if self.contexts is not None and request.meta.get("playwright_context"):
-            # with or without a page: the context must not wait for it
+            # with or without a page: the context must not wait for it; a page that
+            # failed is closed, never handed to the next request
             await self.contexts.release(request.meta.get("playwright_page"),
-                                        request.meta["playwright_context"])
+                                        request.meta["playwright_context"], reusable=False)
         if failure.check(CloseSpider):  # type: ignore[no-untyped-call]
             return
         self.health.failed_pages.append(f"{request.url}: {failure.getErrorMessage()}"[:300])

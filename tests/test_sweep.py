@@ -184,6 +184,23 @@ def test_crawl_tags_a_campaign(plain: FixtureServer, catalogue: Catalogue,
     assert sweep == ("crawl", "launch-x2")
 
 
+@pytest.mark.browser
+def test_browser_pages_are_reused_and_every_scrolled_listing_is_kept(
+        plain: FixtureServer, catalogue: Catalogue, tmp_path: Path) -> None:
+    db = tmp_path / "scroll.db"
+    # the marketplace folds case: each spelling is the same full search at its own URL
+    spellings = ["acme", "Acme", "aCme", "ACme", "acMe", "AcMe", "aCMe", "ACMe"]
+    done = brandsweep(plain, "crawl", "--campaign", "scroll", "--marketplace", "shopfront",
+                      "--db", str(db), "--json",
+                      *[a for k in spellings for a in ("--keyword", k)])
+    assert done.returncode == 0, done.stderr
+    health = json.loads(done.stdout)["marketplaces"]["shopfront"]
+    # four page slots, eight searches: later searches navigate a finished page
+    assert health["pages"]["browser"] == len(spellings) and health["browser_pages_reused"] > 0
+    assert set(stored(db)) == {("shopfront", x.listing_id)
+                               for x in catalogue.search("shopfront", "acme")}
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["sweep", "--brand", "nosuch"], "no rule set for brand 'nosuch'"),
     (["sweep", "--brand", "acme", "--marketplace", "ebay"], "unknown marketplace 'ebay'"),

@@ -32,3 +32,6 @@ class BrowserContextMiddleware:
         rotation = getattr(self.crawler.spider, "contexts", None)
         if rotation is not None:
             request.meta["playwright_context"] = rotation.next_name()
+            # never the page a retried request carried from its first attempt, which may
+            # be closed or in another context (the download handler may hand it an idle one)
+            request.meta.pop("playwright_page", None)

@@ -1,4 +1,5 @@
-"""scrapy-playwright's download handler, started on first use instead of at engine start.
+"""scrapy-playwright's download handler, started on first use instead of at engine start,
+and handing each browser request an idle page of its context when there is one.
 
 A profile in ``auto`` mode needs the handler installed in case a page turns out to need a
 browser, but most such marketplaces never do; starting Playwright's driver up front cost
@@ -34,5 +35,26 @@ class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: i
         if self._started is None:
             self._started = asyncio.ensure_future(self._launch())
         await asyncio.shield(self._started)
+        # an idle page of the request's context, taken now that the request is being
+        # downloaded: taken earlier (when it was queued), a request waiting for a new page
+        # could wait forever for a context's page slots held by idle pages
+        rotation = getattr(spider or self._crawler.spider, "contexts", None)
+        name = request.meta.get("playwright_context")
+        if rotation is None or name is None:
+            return await super()._download_request(request, spider)  # type: ignore[no-any-return]
+        rotation.slots_full, rotation.slot_wanted = self._slots_full, self._slot_wanted
+        page = await rotation.take(name)
+        if page is not None:
+            request.meta["playwright_page"] = page
         response: Response = await super()._download_request(request, spider)
         return response
+
+    def _slots_full(self, name: str) -> bool:
+        wrapper = self.context_wrappers.get(name)
+        return wrapper is not None and bool(wrapper.semaphore.locked())
+
+    def _slot_wanted(self, name: str) -> bool:
+        wrapper = self.context_wrappers.get(name)
+        # asyncio.Semaphore keeps its waiting acquirers in ``_waiters`` (3.8 to 3.14)
+        waiters = getattr(wrapper.semaphore, "_waiters", None) if wrapper else None
+        return any(not w.done() for w in waiters or ())
