@@ -30,6 +30,10 @@ RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a load error instead
 # folds per mode; regexes see the plain fold (lowercased, accents removed)
 FOLD = {"words": text.deep, "fuzzy": text.deep, "plain": text.plain, "regex": text.plain}
+# the same folds without their caches, for a listing's fields: each field's text is new,
+# and FieldHits keeps one fold per kind for the modes that share it
+_FOLD_ONCE = {mode: fold.__wrapped__ for mode, fold in FOLD.items()}
+_SHARES_FOLD = {"words": "fuzzy", "fuzzy": "words", "plain": "regex", "regex": "plain"}
 
 
 def fuzzy_budget(term: str) -> int:
@@ -233,7 +237,10 @@ class Matchers:
 
     def scan_mode(self, hits: FieldHits, mode: str) -> int:
         """Which ``mode`` lists hit in the field's text, as a mask."""
-        folded = hits.folds[mode] = FOLD[mode](hits.value)
+        folded = hits.folds.get(_SHARES_FOLD[mode])
+        if folded is None:
+            folded = _FOLD_ONCE[mode](hits.value)
+        hits.folds[mode] = folded
         mask = 0
         if mode in ("words", "plain"):
             found = self._sets.get(mode)
