@@ -33,7 +33,8 @@ FOLD = {"words": text.deep, "fuzzy": text.deep, "plain": text.plain, "regex": te
 # the same folds without their caches, for a listing's fields: each field's text is new,
 # and FieldHits keeps one fold per kind for the modes that share it
 _FOLD_ONCE = {mode: fold.__wrapped__ for mode, fold in FOLD.items()}
-_SHARES_FOLD = {"words": "fuzzy", "fuzzy": "words", "plain": "regex", "regex": "plain"}
+_SHARES_FOLD = {mode: other for mode, fold in FOLD.items() for other, same in FOLD.items()
+                if other != mode and same is fold}
 
 
 def fuzzy_budget(term: str) -> int:
