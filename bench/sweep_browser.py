@@ -152,6 +152,10 @@ def memory_run(url: str, server: FixtureServer, tmp: Path, pages: int) -> None:
               f"{max(first_late, default=0) / 2**20:.0f} MiB; last 200 pages: "
               f"{max(last, default=0) / 2**20:.0f} MiB; growth after page 200: "
               f"{(max(late) - early) / 2**20:+.0f} MiB")
+        windows = [max((b for p, b in samples if lo < p <= lo + 200), default=0)
+                   for lo in range(0, pages, 200)]
+        print("  peak per 200 pages: " + ", ".join(f"{b / 2**20:.0f}" for b in windows)
+              + " MiB")
 
 
 def main() -> None:
