@@ -201,7 +201,8 @@ class RuleSet:
                           for p in brand.products]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RuleSet:
-        # read-only once compiled; Scrapy deep-copies the settings that carry it per crawl
+        # read-only once compiled, and its matchers hold RE2 sets, which cannot be copied;
+        # Scrapy deep-copies the settings that carry it, once per crawl
         return self
 
     # -- evaluating -----------------------------------------------------------------------

@@ -160,11 +160,6 @@ class Matchers:
         self.modes_by_field: dict[str, set[str]] = defaultdict(set)
         self.bits: dict[str, int] = {}  # list key -> its bit in ``FieldHits.mask``
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Matchers:
-        # built once and only read after: a copy would be the same thing, and RE2 sets
-        # cannot be copied (Scrapy deep-copies the settings that carry a rule set)
-        return self
-
     def bit(self, key: str) -> int:
         found = self.bits.get(key)
         if found is None:
