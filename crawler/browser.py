@@ -1,9 +1,16 @@
 """Finding Chromium, in one place. Everything that launches a browser asks here.
 
-Order: ``BRANDSWEEP_CHROMIUM``, the system Chromium (Debian's ``/usr/bin/chromium``), then a
-browser Playwright downloaded itself. ``ensure_chromium(install=True)`` also installs one:
-as root on Debian with ``apt-get install -y chromium``, elsewhere with
-``playwright install chromium`` (which needs internet).
+Order: ``BRANDSWEEP_CHROMIUM``, the system's Chromium headless shell (Debian's
+``/usr/bin/chromium-headless-shell``), the system's full Chromium (``/usr/bin/chromium``),
+then a browser Playwright downloaded itself (its headless shell first).
+``ensure_chromium(install=True)`` also installs one: as root on Debian with
+``apt-get install -y chromium-headless-shell``, elsewhere with ``playwright install
+chromium`` (which needs internet).
+
+The headless shell is the browser Playwright itself launches for ``headless=True``. It has
+none of the full browser's window and UI layers, and costs less CPU per page: on bench (b)
+(2 cores) a sweep of 24 shopfront searches takes 7.2-7.4 s with it, 10.3-10.9 s with the
+full browser.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from pathlib import Path
 from crawler.exceptions import BrowserNotFound
 
 ENV_VAR = "BRANDSWEEP_CHROMIUM"
-SYSTEM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+SYSTEM_PATHS = ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium",
+                "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+DEBIAN_PACKAGE = "chromium-headless-shell"
 
 # Without these, Chromium on a closed network hangs or floods refused connections at start.
 LAUNCH_ARGS = (
@@ -32,12 +41,26 @@ LAUNCH_ARGS = (
     "--disable-quic",
 )
 
-HOW_TO_FIX = (f"set {ENV_VAR} to a Chromium binary, or install one "
-              "(Debian: apt-get install -y chromium; elsewhere: playwright install chromium)")
+HOW_TO_FIX = (f"set {ENV_VAR} to a Chromium binary, or install one (Debian: apt-get "
+              f"install -y {DEBIAN_PACKAGE}; elsewhere: playwright install chromium)")
 
 
 def _executable(path: str) -> bool:
     return Path(path).is_file() and os.access(path, os.X_OK)
+
+
+def _headless_shell_beside(full: str) -> str | None:
+    """The headless shell ``playwright install chromium`` puts beside its full Chromium:
+    ``ms-playwright/chromium-N/chrome-linux64/chrome`` has
+    ``ms-playwright/chromium_headless_shell-N/*/chrome-headless-shell`` (``headless_shell``
+    in older releases)."""
+    build = Path(full).parent.parent
+    shell_dir = build.with_name(build.name.replace("chromium", "chromium_headless_shell", 1))
+    for name in ("chrome-headless-shell", "headless_shell"):
+        for candidate in sorted(shell_dir.glob(f"*/{name}")):
+            if _executable(str(candidate)):
+                return str(candidate)
+    return None
 
 
 def _playwright_chromium() -> str | None:
@@ -49,7 +72,9 @@ def _playwright_chromium() -> str | None:
             path = p.chromium.executable_path
     except Exception:  # the driver itself may be broken; that only means "not found"
         return None
-    return path if path and _executable(path) else None
+    if not path:
+        return None
+    return _headless_shell_beside(path) or (path if _executable(path) else None)
 
 
 def find_chromium(env: Mapping[str, str] | None = None) -> str:
@@ -75,9 +100,10 @@ def _install() -> None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=sys.stderr, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
-                       stdout=sys.stderr, check=False)
-        return
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", DEBIAN_PACKAGE], env=env,
+                              stdout=sys.stderr, check=False)
+        if done.returncode == 0:
+            return
     subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"],
                    stdout=sys.stderr, check=False)
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.browser import LAUNCH_ARGS, find_chromium, launch_options
+from crawler.browser import (
+    LAUNCH_ARGS,
+    SYSTEM_PATHS,
+    _headless_shell_beside,
+    find_chromium,
+    launch_options,
+)
 from crawler.exceptions import BrowserNotFound
 
 
@@ -33,3 +39,24 @@ def test_launch_options_carry_the_closed_network_flags(chromium: str) -> None:
     assert opts["executable_path"] == chromium
     for flag in ("--no-sandbox", "--disable-background-networking", "--disable-sync"):
         assert flag in LAUNCH_ARGS and flag in opts["args"]  # type: ignore[operator]
+
+
+def test_the_headless_shell_comes_before_the_full_browser() -> None:
+    # Playwright's own headless browser, and the cheaper one per page (bench/sweep_browser.py)
+    assert SYSTEM_PATHS.index("/usr/bin/chromium-headless-shell") < SYSTEM_PATHS.index(
+        "/usr/bin/chromium")
+
+
+@pytest.mark.parametrize("shell", ["chrome-headless-shell-linux64/chrome-headless-shell",
+                                   "chrome-linux/headless_shell"])
+def test_playwrights_headless_shell_is_found_beside_its_chromium(tmp_path: Path,
+                                                                  shell: str) -> None:
+    full = tmp_path / "ms-playwright/chromium-1255/chrome-linux64/chrome"
+    binary = tmp_path / "ms-playwright/chromium_headless_shell-1255" / shell
+    for path in (full, binary):
+        path.parent.mkdir(parents=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    assert _headless_shell_beside(str(full)) == str(binary)
+    binary.unlink()
+    assert _headless_shell_beside(str(full)) is None
