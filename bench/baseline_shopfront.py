@@ -3,7 +3,9 @@
 The spider is the infinite-scroll pattern from scrapy-playwright's documentation (wait
 for the cards, scroll, wait), looped as the common recipe does it: scroll, wait a second,
 stop when the page stops growing. Only the Chromium binary and its closed-network flags
-are set, because they have to be on this machine.
+are set, because they have to be on this machine. The binary is the one brandsweep uses
+(``crawler.browser.find_chromium``): normally the Chromium headless shell, which is also
+what Playwright launches by default for a headless browser.
 
     scrapy runspider bench/baseline_shopfront.py -a base=URL -a keywords=a,b -a out=FILE
         [-a scroll=0]   # 0: first screen of results only

@@ -1,7 +1,8 @@
 """Benchmark (b): a browser sweep of shopfront, brandsweep against scrapy-playwright with
 its default settings, and the memory of the process tree over 1,000 browser pages.
 
-Throughput: both load each search page of the single-page app in Chromium and scroll until
+Throughput: both load each search page of the single-page app in the same Chromium binary
+(``brandsweep browser`` names it; ``BRANDSWEEP_CHROMIUM`` picks another) and scroll until
 every result is on the page, for the same keywords, side by side. brandsweep blocks images,
 fonts and media, and scrolls until the list stops growing or the marketplace shows its end
 marker; the baseline is scrapy-playwright's documented scroll recipe. Pages/s come from
@@ -11,7 +12,7 @@ Memory: a 1,000-page brandsweep crawl (first screen of results per page), sampli
 resident memory of the crawler and all its children (Chromium) twice a second. Targets:
 peak under 1.5 GB, and no growth after the first 200 pages.
 
-    .venv/bin/python bench/sweep_browser.py [--rounds 2] [--pages 1000]
+    .venv/bin/python bench/sweep_browser.py [--rounds 3] [--pages 1000]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crawler.browser import find_chromium
 from fixtures.server import FixtureServer
 
 BIN = Path(sys.executable).parent
@@ -160,10 +163,11 @@ def memory_run(url: str, server: FixtureServer, tmp: Path, pages: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages", type=int, default=1000)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
+    print(f"browser (both crawlers): {find_chromium()}")
     with FixtureServer(port=0, seed=7) as server:
         rows = []
         for n in range(args.rounds):
@@ -181,14 +185,14 @@ def main() -> None:
                   f"scrapy-playwright defaults {b_pages} pages ({b_batches} result batches, "
                   f"{b_items} cards) in {b_secs:.1f}s = {b_pages / b_secs:.2f} pages/s")
         ratios = sorted(r[0] / r[1] for r in rows) or [0.0]
-        ratio = ratios[len(ratios) // 2]
+        ratio = statistics.median(ratios)
         batch_ratios = sorted(r[2] / r[3] for r in rows) or [0.0]
         if rows:
             print(f"pages/s (page loads): median ratio {ratio:.2f} (range {ratios[0]:.2f}-"
                   f"{ratios[-1]:.2f}; target >= 2: {'met' if ratio >= 2 else 'MISSED'})")
             print(f"result batches/s (the 20-listing pages of results the marketplace served "
                   f"while scrolling; the baseline's recipe stops before the end of some "
-                  f"lists): median ratio {batch_ratios[len(batch_ratios) // 2]:.2f} (range "
+                  f"lists): median ratio {statistics.median(batch_ratios):.2f} (range "
                   f"{batch_ratios[0]:.2f}-{batch_ratios[-1]:.2f})")
         if args.pages:
             memory_run(server.url, server, tmp, args.pages)
