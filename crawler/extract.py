@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -49,9 +50,42 @@ def dig(data: Any, path: str) -> Any:
 @lru_cache(maxsize=1024)
 def _xpath(css: str | None, xpath: str | None) -> etree.XPath:
     """A field's selector compiled once: parsel translates and re-parses it on every call,
-    which was most of the cost of reading a page of listings."""
+    which was most of the cost of reading a page of listings. Plain strings come back:
+    lxml's "smart" strings each build a proxy of their parent element, through a Python
+    class lookup on HTML trees, and nothing here asks for the parent."""
     return etree.XPath(css2xpath(css) if css is not None else xpath,
-                       namespaces={"re": "http://exslt.org/regular-expressions"})
+                       namespaces={"re": "http://exslt.org/regular-expressions"},
+                       smart_strings=False)
+
+
+_NAMES = re.compile(r"[#.]([A-Za-z_][\w-]*)")
+
+
+@lru_cache(maxsize=256)
+def _required_names(css: str) -> tuple[str, ...]:
+    """The ids and classes every match of a simple selector must carry (``#a.b c`` needs
+    ``a``, ``b``); nothing for a selector with alternatives, escapes, quotes or
+    pseudo-classes, where that reading would not be safe."""
+    if any(c in css for c in ",:[\\\"'"):
+        return ()
+    return tuple(_NAMES.findall(css))
+
+
+def cannot_match(css: str, source: str) -> bool:
+    """True when ``css`` cannot match the page whose HTML is ``source``, because an id or
+    class it needs is nowhere in the text: a substring test instead of a walk of the whole
+    tree, for selectors that usually find nothing (block-page markers)."""
+    return any(name not in source for name in _required_names(css))
+
+
+def select(css: str, node: Any) -> list[Any]:
+    """The elements (or strings) a CSS selector finds under a page or card, through the
+    compiled selector; ``field`` reads a card found this way like a parsel ``Selector``."""
+    root = _root(node)
+    if isinstance(root, etree._Element):
+        found: list[Any] = _xpath(css, None)(root)
+        return found
+    return list(node.css(css))
 
 
 @lru_cache(maxsize=1024)
@@ -72,7 +106,10 @@ def _strings(found: Any) -> list[str]:
 
 
 def _root(node: Any) -> Any:
-    """The lxml element behind a parsel ``Selector`` or a Scrapy response."""
+    """The lxml element behind a parsel ``Selector`` or a Scrapy response (or the element
+    itself)."""
+    if isinstance(node, etree._Element):
+        return node
     root = getattr(node, "root", None)
     if root is None and hasattr(node, "selector"):
         root = node.selector.root

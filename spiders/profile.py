@@ -7,7 +7,7 @@ its layout closes only its own crawler, and its health is recorded, never mistak
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -117,7 +117,7 @@ class ProfileSpider(scrapy.Spider):
                            f"{self.profile.listing.card!r} in the JSON (did the API change?)")
             cards: Any = found
         else:
-            cards = response.css(self.profile.listing.card)
+            cards = extract.select(self.profile.listing.card, response)
         if not cards:
             yield from self._no_cards(response)
             return
@@ -236,7 +236,8 @@ class ProfileSpider(scrapy.Spider):
         blocked = self.profile.blocked
         ctype = response.headers.get(b"Content-Type") or b"text/html"
         is_html = b"html" in ctype.lower()
-        hit = next((s for s in blocked.selectors if is_html and response.css(s)), None)
+        hit = next((s for s in blocked.selectors if is_html and not extract.cannot_match(
+            s, response.text) and extract.select(s, response)), None)
         if hit is None and blocked.text:
             body = response.text.casefold()
             hit = next((t for t in blocked.text if t.casefold() in body), None)
@@ -268,7 +269,7 @@ class ProfileSpider(scrapy.Spider):
         if not (isinstance(lid, str) and isinstance(url, str) and isinstance(title, str)):
             return None
         listing = Listing(marketplace=self.profile.name, listing_id=lid,
-                          url=response.urljoin(url), title=clean_text(title) or title,
+                          url=_joiner(response)(url), title=clean_text(title) or title,
                           keyword=response.meta["keyword"],
                           render_mode=response.meta["render"],
                           currency=self.profile.currency)
@@ -282,7 +283,7 @@ class ProfileSpider(scrapy.Spider):
 
     def _set(self, listing: Listing, name: str, value: extract.Value,
              response: Response | None = None) -> None:
-        join = response.urljoin if response is not None else (lambda u: u)
+        join = _joiner(response)
         if name == "price" and isinstance(value, str):
             low, high, currency = parse_price(value, self.profile.currency)
             listing.price = str(low) if low is not None else None
@@ -316,3 +317,11 @@ def _settle_method(profile: MarketplaceProfile, max_pages: int) -> Any:
                             wait_ms=int(profile.search.wait_seconds * 1000))
 
     return PageMethod(run)
+
+
+def _joiner(response: Response | None) -> Callable[[str], str]:
+    """Makes a page's links absolute; most are already, and those skip the parse."""
+    if response is None:
+        return lambda u: u
+    join = response.urljoin
+    return lambda u: u if u.startswith(("https://", "http://")) else join(u)
