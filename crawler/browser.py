@@ -4,8 +4,8 @@ Order: ``BRANDSWEEP_CHROMIUM``, the system's Chromium headless shell (Debian's
 ``/usr/bin/chromium-headless-shell``), the system's full Chromium (``/usr/bin/chromium``),
 then a browser Playwright downloaded itself (its headless shell first).
 ``ensure_chromium(install=True)`` also installs one: as root on Debian with
-``apt-get install -y chromium-headless-shell``, elsewhere with ``playwright install
-chromium`` (which needs internet).
+``apt-get install -y chromium-headless-shell`` (``chromium`` if that package is missing),
+elsewhere with ``playwright install chromium`` (which needs internet).
 
 The headless shell is the browser Playwright itself launches for ``headless=True``. It has
 none of the full browser's window and UI layers, and costs less CPU per page: on bench (b)
@@ -100,10 +100,12 @@ def _install() -> None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=sys.stderr, check=False)
-        done = subprocess.run(["apt-get", "install", "-y", "-qq", DEBIAN_PACKAGE], env=env,
-                              stdout=sys.stderr, check=False)
-        if done.returncode == 0:
-            return
+        # the full browser where a release of Debian has no headless shell package
+        for package in (DEBIAN_PACKAGE, "chromium"):
+            done = subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env,
+                                  stdout=sys.stderr, check=False)
+            if done.returncode == 0:
+                return
     subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"],
                    stdout=sys.stderr, check=False)
 
