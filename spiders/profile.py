@@ -7,7 +7,7 @@ its layout closes only its own crawler, and its health is recorded, never mistak
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -269,7 +269,7 @@ class ProfileSpider(scrapy.Spider):
         if not (isinstance(lid, str) and isinstance(url, str) and isinstance(title, str)):
             return None
         listing = Listing(marketplace=self.profile.name, listing_id=lid,
-                          url=_joiner(response)(url), title=clean_text(title) or title,
+                          url=_absolute(url, response), title=clean_text(title) or title,
                           keyword=response.meta["keyword"],
                           render_mode=response.meta["render"],
                           currency=self.profile.currency)
@@ -283,7 +283,6 @@ class ProfileSpider(scrapy.Spider):
 
     def _set(self, listing: Listing, name: str, value: extract.Value,
              response: Response | None = None) -> None:
-        join = _joiner(response)
         if name == "price" and isinstance(value, str):
             low, high, currency = parse_price(value, self.profile.currency)
             listing.price = str(low) if low is not None else None
@@ -293,9 +292,9 @@ class ProfileSpider(scrapy.Spider):
             setattr(listing, name, parse_int(value if isinstance(value, str) else None))
         elif name == "image_urls":
             urls = value if isinstance(value, list) else [value] if value else []
-            listing.image_urls = [join(u) for u in urls]
+            listing.image_urls = [_absolute(u, response) for u in urls]
         elif name in ("url", "seller_url") and isinstance(value, str):
-            setattr(listing, name, join(value))
+            setattr(listing, name, _absolute(value, response))
         elif isinstance(value, str):
             setattr(listing, name, clean_text(value))
 
@@ -319,9 +318,8 @@ def _settle_method(profile: MarketplaceProfile, max_pages: int) -> Any:
     return PageMethod(run)
 
 
-def _joiner(response: Response | None) -> Callable[[str], str]:
-    """Makes a page's links absolute; most are already, and those skip the parse."""
-    if response is None:
-        return lambda u: u
-    join = response.urljoin
-    return lambda u: u if u.startswith(("https://", "http://")) else join(u)
+def _absolute(url: str, response: Response | None) -> str:
+    """A page's link made absolute; most are already, and those skip the parse."""
+    if response is None or url.startswith(("https://", "http://")):
+        return url
+    return response.urljoin(url)
