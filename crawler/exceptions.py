@@ -88,6 +88,13 @@ class NoStore(BrandsweepError):
     exit_code = 2
 
 
+class UrlRefused(BrandsweepError):
+    """Raised by ``crawler.urls`` users when a URL is not one the marketplace's profile
+    allows brandsweep to fetch (another host, another scheme, a private address)."""
+
+    exit_code = 2
+
+
 class SweepLocked(BrandsweepError):
     """Raised by ``scheduling.lock`` when a sweep of the same brand is already running."""
 

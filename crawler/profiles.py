@@ -13,7 +13,7 @@ from typing import Any, Literal
 import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crawler import yamlfile
+from crawler import urls, yamlfile
 from crawler.exceptions import ConfigError, UnknownMarketplace
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "spiders" / "marketplaces"
@@ -178,6 +178,8 @@ class MarketplaceProfile(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str
     base_url: str
+    # other hosts its pages may link to and brandsweep may fetch (crawler.urls)
+    allowed_hosts: list[str] = Field(default_factory=list)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     notice_program: Literal["dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email"]
     notice_contact: str | None = None  # where the program takes notices (address or form)
@@ -190,6 +192,27 @@ class MarketplaceProfile(_Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     spider: str | None = None  # dotted path of a Python spider class, the escape hatch
     source: str = ""  # the file it came from (set by the loader)
+
+    @field_validator("base_url")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        try:
+            urls.UrlPolicy.from_base(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} cannot be swept: {exc}") from exc
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            name, _, port = host.partition(":")
+            if not re2.fullmatch(r"(\*\.)?[A-Za-z0-9._-]+", name) or (port and not port.isdigit()):
+                raise ValueError(f"{host!r} is not a host name (write host, host:port or "
+                                 "*.example.com)")
+            if urls.host_class(name.removeprefix("*.")) == "forbidden":
+                raise ValueError(f"{host!r} is a link-local, metadata or reserved address")
+        return value
 
     @model_validator(mode="after")
     def _json_api_fields(self) -> MarketplaceProfile:

@@ -1,0 +1,148 @@
+"""Which URLs brandsweep may fetch: one decision, used by every component that fetches.
+
+Pages are written by counterfeiters, so a link on one is never trusted: a listing card may
+point at ``file:///etc/passwd``, a cloud metadata address or another host altogether. A
+URL is allowed when
+
+- its scheme is ``http`` or ``https`` and it has no user name, password, backslash,
+  whitespace or control character (the tricks that make two URL parsers disagree);
+- its host is the profile's ``base_url`` host on the same port (``https`` on the default
+  port also counts, a site moving to TLS), or is in the profile's ``allowed_hosts``
+  (``host``, ``host:port`` or ``*.example.com`` for the subdomains of ``example.com``);
+- its address is not link-local, multicast, unspecified or reserved, nor a cloud metadata
+  name, whatever the profile says; and loopback or private addresses are allowed only when
+  the profile's own ``base_url`` host is one (the fixture marketplaces live on loopback).
+
+Only literal addresses and well-known names are classed: a host name must be on the list
+anyway, so what it resolves to is the marketplace's own business.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# names that reach a cloud provider's instance metadata service
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "instance-data",
+                            "instance-data.ec2.internal", "metadata.azure.com"})
+_LOCAL_NAMES = ("localhost", "localhost.localdomain")
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+    return ip
+
+
+def host_class(host: str) -> str:
+    """``forbidden``, ``local`` (loopback or private) or ``public`` for a URL's host."""
+    host = host.lower().rstrip(".")
+    if host in METADATA_HOSTS:
+        return "forbidden"
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return "local"
+    ip = _address(host)
+    if ip is None:
+        return "public"
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return "forbidden"
+    if ip.is_loopback or ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10"):
+        return "local"
+    return "public"
+
+
+def _split(url: str) -> tuple[SplitResult | None, str | None]:
+    """The parts of ``url``, or why it cannot be fetched at all."""
+    if not isinstance(url, str) or not url:
+        return None, "empty URL"
+    if any(c in url for c in "\\") or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return None, "the URL holds a backslash, space or control character"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return None, f"not a valid URL ({exc})"
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        return None, f"scheme {scheme or '(none)'!r} is not fetched (only http and https)"
+    if not parts.hostname:
+        return None, "the URL has no host"
+    if parts.username is not None or parts.password is not None:
+        return None, "the URL carries a user name or password"
+    del port
+    return parts, None
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or DEFAULT_PORTS[parts.scheme.lower()]
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """The URLs one marketplace profile may fetch. Build it with ``for_profile``."""
+
+    host: str
+    port: int
+    default_port: bool  # base_url names no port of its own
+    allowed: tuple[str, ...] = ()  # the profile's allowed_hosts, lower case
+    local_ok: bool = False  # base_url's own host is loopback or private
+
+    @classmethod
+    def from_base(cls, base_url: str, allowed_hosts: Iterable[str] = ()) -> UrlPolicy:
+        """The policy of a profile with this ``base_url`` and ``allowed_hosts``; raises
+        ``ValueError`` (with the reason) for a ``base_url`` that may not be fetched."""
+        parts, why = _split(base_url)
+        if parts is None:
+            raise ValueError(why)
+        host = (parts.hostname or "").lower().rstrip(".")
+        kind = host_class(host)
+        if kind == "forbidden":
+            raise ValueError(f"host {host!r} is a link-local, metadata or reserved address")
+        return cls(host=host, port=_port(parts), default_port=parts.port is None,
+                   allowed=tuple(h.lower().rstrip(".") for h in allowed_hosts),
+                   local_ok=kind == "local")
+
+    def refusal(self, url: str) -> str | None:
+        """Why ``url`` may not be fetched, or None when it may."""
+        parts, why = _split(url)
+        if parts is None:
+            return why
+        host = (parts.hostname or "").lower().rstrip(".")
+        kind = host_class(host)
+        if kind == "forbidden":
+            return f"host {host!r} is a link-local, metadata or reserved address"
+        if kind == "local" and not self.local_ok:
+            return f"host {host!r} is a loopback or private address"
+        port = _port(parts)
+        if host == self.host and (port == self.port or
+                                  (self.default_port and parts.port is None)):
+            return None
+        for entry in self.allowed:
+            name, _, want = entry.partition(":")
+            if want and want.isdigit() and int(want) != port:
+                continue
+            if not want and parts.port is not None and port not in DEFAULT_PORTS.values():
+                continue
+            if host == name or (name.startswith("*.") and host.endswith(name[1:])):
+                return None
+        return (f"host {parts.netloc!r} is not the marketplace's own ({self.host}) nor in "
+                "its allowed_hosts")
+
+    def allows(self, url: str) -> bool:
+        """True when ``url`` may be fetched."""
+        return self.refusal(url) is None
+
+
+def for_profile(profile: object) -> UrlPolicy:
+    """The policy of a loaded marketplace profile (anything with ``base_url`` and
+    ``allowed_hosts``)."""
+    return UrlPolicy.from_base(getattr(profile, "base_url"),  # noqa: B009
+                               getattr(profile, "allowed_hosts", ()))
