@@ -99,3 +99,10 @@ class SweepLocked(BrandsweepError):
     """Raised by ``scheduling.lock`` when a sweep of the same brand is already running."""
 
     exit_code = 75  # EX_TEMPFAIL: cron may simply try again next time
+
+
+class CrontabError(BrandsweepError):
+    """Raised by ``scheduling.crontab`` when a crontab cannot be read or written (no
+    ``crontab`` program, the program failed, a crontab file is not writable), or when the
+    text about to be installed does not parse back to exactly the schedule's jobs; nothing
+    is written then."""

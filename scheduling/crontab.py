@@ -1,25 +1,45 @@
-"""Installing schedule jobs as crontab entries through python-crontab.
+"""Installing schedule jobs as crontab entries, written by python-crontab.
 
 Each entry's comment is ``brandsweep:<schedule file>:<job>``, so ``list`` and ``remove``
 touch only ours, and installing again replaces the entries of that schedule file rather
-than adding a second copy. ``--tabfile`` writes a crontab file instead of the user's
-crontab (for tests, and for /etc/cron.d).
+than adding a second copy. Other lines are kept byte for byte: we edit the crontab line by
+line and never re-render what is not ours. ``--tabfile`` writes a crontab file instead of
+the user's crontab; one in a ``cron.d`` folder, or ``/etc/crontab``, is a system crontab,
+whose lines carry the user the job runs as (the user who installs it).
+
+A schedule file is data a careless or hostile hand may have written, so every word of the
+command is quoted for the shell, nothing may hold a line break, cron's ``%`` is escaped,
+and the text about to be written is parsed back and must hold exactly our jobs.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
+import re
 import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import crontab as python_crontab
 from croniter import croniter
-from crontab import CronTab
+from crontab import CronItem, CronTab
 
-from scheduling.schedule import Job, Schedule
+from crawler.exceptions import ConfigError, CrontabError
+from scheduling.schedule import Job, Schedule, check_path, line_breaker, shown
 
 MARK = "brandsweep:"
+# Debian's cron reads only cron.d files named like this (run-parts' rule); cronie reads
+# those too
+_CRON_D_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# Write the five fields as the schedule gives them: python-crontab would turn "0 0 * * 0"
+# into "@weekly", a form its own reader cannot read back once the command holds a "#"
+python_crontab.SPECIALS_CONVERSION = False
 
 
 @dataclass
@@ -35,44 +55,73 @@ class Entry:
         return [it.get_next(datetime) for _ in range(n)]
 
 
-def _tab(tabfile: Path | None) -> CronTab:
+def system(tabfile: Path | None) -> bool:
+    """Whether ``tabfile`` is a system crontab (a user column before each command)."""
     if tabfile is None:
-        return CronTab(user=True)
-    if not tabfile.exists():
-        tabfile.parent.mkdir(parents=True, exist_ok=True)
-        tabfile.write_text("")
-    return CronTab(tabfile=str(tabfile))
+        return False
+    path = tabfile.absolute()
+    return path.parent.name == "cron.d" or str(path) == "/etc/crontab"
+
+
+def key(schedule_file: Path) -> str:
+    """The schedule file as its entries' comments name it: absolute, symlinks resolved."""
+    return str(check_path(schedule_file))
 
 
 def command(schedule_file: Path, job: Job) -> str:
     """What cron runs: absolute paths, this venv's Python, the schedule's folder; output
-    only when a person must look (the job logs everything else)."""
-    folder = schedule_file.resolve().parent
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(job.env.items()))
-    return (f"cd {shlex.quote(str(folder))} && {env + ' ' if env else ''}"
-            f"{shlex.quote(sys.executable)} -m crawler schedule run {shlex.quote(job.name)} "
-            f"--file {shlex.quote(str(schedule_file.resolve()))}")
+    only when a person must look (the job logs everything else). Every word is quoted;
+    ``PYTHONSAFEPATH`` keeps a ``crawler`` module in the schedule's folder from being run
+    in place of ours."""
+    file = check_path(schedule_file)
+    python = sys.executable  # as it is: resolving a venv's python would leave the venv
+    if not os.path.isabs(python) or line_breaker(python):
+        raise ConfigError([f"{shown(python) or 'this Python'}: cron needs an absolute path "
+                           "without line breaks to this Python; run brandsweep from "
+                           "another venv"])
+    env = " ".join(f"{k}={_word(v)}" for k, v in sorted(job.env.items()))
+    return (f"cd {_word(str(file.parent))} && {env + ' ' if env else ''}PYTHONSAFEPATH=1 "
+            f"{_word(python)} -m crawler schedule run {_word(job.name)} "
+            f"--file {_word(str(file))}")
 
 
 def install(schedule: Schedule, schedule_file: Path, tabfile: Path | None = None
             ) -> list[Entry]:
-    """Write one entry per job, replacing this schedule file's earlier entries."""
-    tab = _tab(tabfile)
-    key = str(schedule_file.resolve())
-    tab.remove(*[item for item in tab if _ours(item.comment, key)])
-    for job in schedule.jobs:
-        item = tab.new(command=command(schedule_file, job), comment=f"{MARK}{key}:{job.name}")
-        item.setall(job.cron)
-    tab.write()
-    return entries(tabfile, key)
+    """Write one entry per job, replacing this schedule file's earlier entries. The new
+    text is checked first (parsed back: our jobs, exactly, and no other line added or
+    changed); if it is not right, nothing is written."""
+    schedule_key = key(schedule_file)
+    _check_tabfile(tabfile, installing=True)
+    if not schedule.jobs:
+        raise ConfigError([f"{schedule_key}: the schedule has no jobs, so there is "
+                           "nothing to install; add one under 'jobs:'"])
+    user = pwd.getpwuid(os.getuid()).pw_name if system(tabfile) else None
+    parser = _parser(tabfile)
+    lines = _lines(_read(tabfile))
+    kept = [line for line in lines if not _ours(_key_of(line, parser), schedule_key)]
+    wanted = [_entry(schedule_file, schedule_key, job, user, _parser(tabfile))
+              for job in schedule.jobs]
+    text = "".join(line + "\n" for line in kept + [line for line, _ in wanted])
+    _verify(text, len(kept), {job.name: item for job, (_, item) in
+                              zip(schedule.jobs, wanted, strict=True)}, schedule_key, tabfile)
+    _write(tabfile, text)
+    installed = entries(tabfile, schedule_key)
+    if len(installed) != len(wanted):
+        raise CrontabError(f"{_where(tabfile)} holds {len(installed)} of the schedule's "
+                           f"{len(wanted)} jobs after writing it; check it with "
+                           "'brandsweep schedule list'")
+    return installed
 
 
 def entries(tabfile: Path | None = None, schedule_key: str | None = None) -> list[Entry]:
     """Our entries (of one schedule file, if given)."""
+    _check_tabfile(tabfile)
+    parser = _parser(tabfile)
     out = []
-    for item in _tab(tabfile):
-        parsed = _parse(item.comment)
-        if parsed is None or (schedule_key and parsed[0] != schedule_key):
+    for line in _lines(_read(tabfile)):
+        item = _item(line, parser)
+        parsed = _parse(item.comment) if item is not None else None
+        if item is None or parsed is None or not _ours(parsed, schedule_key):
             continue
         out.append(Entry(parsed[0], parsed[1], str(item.slices), item.command,
                          item.is_enabled()))
@@ -80,20 +129,181 @@ def entries(tabfile: Path | None = None, schedule_key: str | None = None) -> lis
 
 
 def remove(tabfile: Path | None = None, schedule_key: str | None = None) -> int:
-    """Remove our entries (of one schedule file, if given); others stay untouched."""
-    tab = _tab(tabfile)
-    gone = tab.remove(*[item for item in tab if _ours(item.comment, schedule_key)])
-    tab.write()
-    return int(gone)
+    """Remove our entries (of one schedule file, if given); others stay, byte for byte."""
+    _check_tabfile(tabfile)
+    parser = _parser(tabfile)
+    lines = _lines(_read(tabfile))
+    kept = [line for line in lines if not _ours(_key_of(line, parser), schedule_key)]
+    if len(kept) != len(lines):
+        _write(tabfile, "".join(line + "\n" for line in kept))
+    return len(lines) - len(kept)
 
 
-def _ours(comment: str, schedule_key: str | None) -> bool:
-    parsed = _parse(comment)
+def _word(text: str) -> str:
+    """``text`` as one shell word that survives a crontab line. Three characters are
+    written outside the shell's quotes: ``%`` bare (python-crontab writes it ``\\%``, which
+    cron turns back into ``%``; a ``\\`` just before it would undo that escape), ``\\`` as
+    ``'\\'`` (BSD cron reads ``\\\\`` as one backslash) and ``#`` as ``'#'`` (python-crontab
+    reads a blank then ``#`` as the start of the comment)."""
+    out = []
+    for part in re.split(r"([%#\\])", text):
+        if part == "%":
+            out.append("%")
+        elif part in ("#", "\\"):
+            out.append(f"'{part}'")
+        elif part:
+            out.append(shlex.quote(part))
+    return "".join(out) or "''"
+
+
+def _comment(schedule_key: str, job: str) -> str:
+    """Our mark. cron hands the comment to the shell with the command, so each ``%`` in
+    it is escaped too (with the backslashes before it doubled, so the escape holds)."""
+    return re.sub(r"(\\*)%", lambda m: m[1] * 2 + "\\%", f"{MARK}{schedule_key}:{job}")
+
+
+def _parse(comment: str | None) -> tuple[str, str] | None:
+    if not comment or not comment.startswith(MARK):
+        return None
+    text = re.sub(r"(\\*)%", lambda m: "\\" * (len(m[1]) // 2) + "%", comment[len(MARK):])
+    schedule, _, job = text.rpartition(":")
+    return (schedule, job) if schedule and job else None
+
+
+def _ours(parsed: tuple[str, str] | None, schedule_key: str | None) -> bool:
     return parsed is not None and schedule_key in (None, parsed[0])
 
 
-def _parse(comment: str) -> tuple[str, str] | None:
-    if not comment.startswith(MARK):
+def _entry(schedule_file: Path, schedule_key: str, job: Job, user: str | None,
+           parser: CronTab) -> tuple[str, CronItem]:
+    """The line for ``job`` and the item it must parse back to."""
+    # made by the tab, so that it renders a system crontab's user column
+    item = parser.new(command=command(schedule_file, job),
+                      comment=_comment(schedule_key, job.name), user=user)
+    item.setall(job.cron)
+    return item.render(), item
+
+
+def _verify(text: str, kept: int, wanted: dict[str, CronItem], schedule_key: str,
+            tabfile: Path | None) -> None:
+    """Parse ``text`` back as cron will read it: exactly our jobs, in order, each line
+    what we generated, and no line more than the ones kept and ours."""
+    problems = []
+    lines = text.split("\n")[:-1]
+    if len(lines) != kept + len(wanted):
+        problems.append(f"it would have {len(lines)} lines, not the {kept} kept and "
+                        f"{len(wanted)} of the schedule")
+    back = [item for item in _parser(tabfile, text)
+            if _ours(_parse(item.comment), schedule_key)]
+    if len(back) != len(wanted):
+        problems.append(f"it would hold {len(back)} entries of this schedule, not "
+                        f"{len(wanted)}")
+    for got, (job, want) in zip(back, wanted.items(), strict=False):
+        same = (got.command == want.command and str(got.slices) == str(want.slices)
+                and got.comment == want.comment and got.is_valid() and got.is_enabled()
+                and got.stdin is None and got.user == want.user)
+        if not same:
+            problems.append(f"job {job!r} would not read back as written")
+    if problems:
+        raise CrontabError(f"refusing to write {_where(tabfile)}: {'; '.join(problems)}; "
+                           "nothing was written")
+
+
+def _parser(tabfile: Path | None, text: str = "") -> CronTab:
+    """A python-crontab tab of the right format (``user=False``: a system crontab)."""
+    return CronTab(tab=text, user=False if system(tabfile) else None)
+
+
+def _item(line: str, parser: CronTab) -> CronItem | None:
+    """The line as python-crontab reads it, if it could be ours (others stay unparsed)."""
+    if MARK not in line:
         return None
-    schedule, _, job = comment[len(MARK):].rpartition(":")
-    return (schedule, job) if schedule and job else None
+    item = CronItem.from_line(line, cron=parser)
+    return item if item.is_valid() else None
+
+
+def _key_of(line: str, parser: CronTab) -> tuple[str, str] | None:
+    item = _item(line, parser)
+    return _parse(item.comment) if item is not None else None
+
+
+def _lines(text: str) -> list[str]:
+    # cron ends a line at "\n" only (str.splitlines would also split at \x0c, \x85 ...)
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _where(tabfile: Path | None) -> str:
+    return shown(str(tabfile)) if tabfile is not None else "your crontab"
+
+
+def _check_tabfile(tabfile: Path | None, installing: bool = False) -> None:
+    if tabfile is None:
+        return
+    found = line_breaker(str(tabfile))
+    if found:
+        raise ConfigError([f"{shown(str(tabfile))}: the crontab file's path holds {found}; "
+                           "name another file"])
+    if installing and tabfile.absolute().parent.name == "cron.d" and not \
+            _CRON_D_NAME.fullmatch(tabfile.name):
+        raise ConfigError([f"{tabfile}: cron ignores files in cron.d whose names hold "
+                           "anything but letters, digits, _ and -; name it e.g. "
+                           f"{tabfile.with_name('brandsweep')}"])
+
+
+def _crontab_program() -> str:
+    found = shutil.which("crontab")
+    if found is None:
+        raise CrontabError("no crontab program found: install cron (e.g. apt-get install "
+                           "cron), or write a crontab file with --tabfile")
+    return found
+
+
+def _read(tabfile: Path | None) -> str:
+    """The crontab's text ("" if there is none yet); undecodable bytes are kept as they
+    are, so other people's lines are written back unchanged."""
+    if tabfile is not None:
+        try:
+            return tabfile.read_bytes().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise CrontabError(f"{_where(tabfile)}: cannot read: {exc.strerror}") from exc
+    done = subprocess.run([_crontab_program(), "-l"], capture_output=True, check=False)
+    stderr = done.stderr.decode(errors="replace").strip()
+    if done.returncode != 0:
+        if "no crontab for" in stderr:
+            return ""
+        raise CrontabError(f"crontab -l failed (exit {done.returncode}): "
+                           f"{shown(stderr) or 'no message'}")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+def _write(tabfile: Path | None, text: str) -> None:
+    data = text.encode("utf-8", "surrogateescape")
+    if tabfile is None:
+        with tempfile.NamedTemporaryFile(prefix="brandsweep-crontab-") as f:
+            f.write(data)
+            f.flush()
+            done = subprocess.run([_crontab_program(), f.name], capture_output=True,
+                                  check=False)
+        if done.returncode != 0:
+            stderr = done.stderr.decode(errors="replace").strip()
+            raise CrontabError(f"crontab refused the new crontab (exit {done.returncode}): "
+                               f"{shown(stderr) or 'no message'}")
+        return
+    # whole or not at all, through a hidden name: cron skips dot files in cron.d
+    tmp = tabfile.with_name(f".{tabfile.name}.part")
+    try:
+        tabfile.parent.mkdir(parents=True, exist_ok=True)
+        mode = tabfile.stat().st_mode & 0o7777 if tabfile.exists() else 0o644
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, tabfile)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CrontabError(f"{_where(tabfile)}: cannot write: {exc.strerror}") from exc

@@ -54,8 +54,10 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
             args.append("--no-draft")
         if not job.evidence:
             args.append("--no-evidence")
+        # PYTHONSAFEPATH: the child runs in the schedule's folder, whose own ``crawler``
+        # module (if it has one) must not be run in place of ours
         done = subprocess.run(args, capture_output=True, text=True, check=False,
-                              env=dict(os.environ, **job.env))
+                              env={**os.environ, **job.env, "PYTHONSAFEPATH": "1"})
         for line in done.stderr.splitlines():
             log.info("%s: %s", brand, line)
         code = done.returncode

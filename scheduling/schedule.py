@@ -3,15 +3,56 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from crontab import CronSlices
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crawler import yamlfile
 from crawler.exceptions import ConfigError
 
 DEFAULT_FILE = Path("schedule.yaml")
+
+# What ends a line for cron, python-crontab (str.splitlines) or a C string, and the other
+# control characters no name, path or value in a crontab line has a reason to hold.
+_LINE_BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_CHAR_NAMES = {"\n": "a newline", "\r": "a carriage return", "\x00": "a NUL"}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def line_breaker(text: str) -> str | None:
+    """What in ``text`` cannot go into one crontab line (``a newline``...), or None."""
+    m = _LINE_BREAKING.search(text)
+    if m is None:
+        return None
+    return _CHAR_NAMES.get(m[0], f"the control character {m[0]!r}")
+
+
+def shown(text: str) -> str:
+    """``text`` for a one-line message: control characters written as escapes."""
+    return _LINE_BREAKING.sub(lambda m: repr(m[0])[1:-1], text)
+
+
+def _one_line(value: str) -> str:
+    found = line_breaker(value)
+    if found:
+        raise ValueError(f"{value!r} holds {found}, which no crontab or command line can carry; "
+                         "remove it")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an environment variable name: letters, digits "
+                         "and _, not starting with a digit")
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
 class Job(BaseModel):
@@ -20,30 +61,35 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    brands: list[str] = Field(min_length=1)
+    brands: list[OneLine] = Field(min_length=1)
     cron: str  # five fields, e.g. "15 */4 * * *"
-    marketplaces: list[str] = []  # empty: every profile
+    marketplaces: list[OneLine] = []  # empty: every profile
     max_pages: int | None = Field(default=None, ge=1, le=1000)
     draft: bool = True  # draft notices for the stages the rule set drafts automatically
     evidence: bool = True
-    env: dict[str, str] = {}  # extra environment for the job (cron starts almost empty)
+    # extra environment for the job (cron starts almost empty); quoted into the crontab line
+    env: dict[EnvName, OneLine] = {}
 
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5 or not croniter.is_valid(value):
+        # croniter computes the next runs, python-crontab writes the line: both must read
+        # it, and neither cron nor python-crontab knows croniter's extras (L, W, #, ?)
+        if (line_breaker(value) or len(value.split()) != 5 or not croniter.is_valid(value)
+                or not CronSlices.is_valid(value)):
             raise ValueError(f"{value!r} is not a five-field cron expression "
-                             "(minute hour day-of-month month day-of-week)")
+                             "(minute hour day-of-month month day-of-week: numbers, names, "
+                             "ranges, lists and steps)")
         return value
 
 
 class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    db: str = "brandsweep.db"  # relative to the schedule file's folder
-    rules: str | None = None  # a rules folder, relative to the schedule file's folder
-    marketplaces: list[str] = []  # extra profile folders, relative likewise
-    logs: str = "logs"  # log files and HTML reports, relative likewise
+    db: OneLine = "brandsweep.db"  # relative to the schedule file's folder
+    rules: OneLine | None = None  # a rules folder, relative to the schedule file's folder
+    marketplaces: list[OneLine] = []  # extra profile folders, relative likewise
+    logs: OneLine = "logs"  # log files and HTML reports, relative likewise
     jobs: list[Job] = Field(min_length=1)
 
     @field_validator("jobs")
@@ -64,8 +110,23 @@ class Schedule(BaseModel):
                            f"{', '.join(j.name for j in self.jobs)}"])
 
 
+def check_path(path: Path, what: str = "the schedule file") -> Path:
+    """``path`` made absolute (symlinks resolved), or ``ConfigError`` if it, or what it
+    resolves to, holds a character that cannot go into a crontab line."""
+    for candidate in (str(path), str(path.absolute())):
+        found = line_breaker(candidate)
+        if found:
+            raise ConfigError([f"{shown(candidate)}: the path of {what} holds {found}; "
+                               "cron cannot run a job from there: rename or move it"])
+    resolved = path.resolve()
+    if resolved != path.absolute():
+        return check_path(resolved, what)
+    return resolved
+
+
 def load(path: Path) -> Schedule:
     """Load and validate a schedule file; every problem is reported at once."""
+    check_path(path)
     if not path.is_file():
         raise ConfigError([f"{path}: no schedule file; write one (see README, Scheduled "
                            "sweeps) or pass --file"])
@@ -75,7 +136,9 @@ def load(path: Path) -> Schedule:
     try:
         return Schedule.model_validate(doc)
     except ValidationError as exc:
-        raise ConfigError(yamlfile.problems(path, doc, exc, Schedule)) from exc
+        # a key holding a newline is echoed in the field path: keep each problem one line
+        raise ConfigError([shown(p) for p in yamlfile.problems(path, doc, exc, Schedule)]
+                          ) from exc
 
 
 def resolve(path: Path, relative: str) -> Path:

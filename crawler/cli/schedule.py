@@ -68,7 +68,7 @@ def schedule_remove(schedule_file: Path, tabfile: Path | None, every: bool) -> N
     """Remove this schedule file's entries (only ours; other entries stay)."""
     from scheduling import crontab
 
-    gone = crontab.remove(tabfile, None if every else str(schedule_file.resolve()))
+    gone = crontab.remove(tabfile, None if every else crontab.key(schedule_file))
     click.echo(f"{gone} jobs removed from {tabfile or 'your crontab'}")
 
 
