@@ -90,11 +90,14 @@ class Schedule(BaseModel):
     rules: OneLine | None = None  # a rules folder, relative to the schedule file's folder
     marketplaces: list[OneLine] = []  # extra profile folders, relative likewise
     logs: OneLine = "logs"  # log files and HTML reports, relative likewise
-    jobs: list[Job] = Field(min_length=1)
+    jobs: list[Job]
 
     @field_validator("jobs")
     @classmethod
     def _unique(cls, value: list[Job]) -> list[Job]:
+        if not value:
+            raise ValueError("the schedule has no jobs, so there is nothing to install; "
+                             "add one")
         names = [j.name for j in value]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -196,3 +196,232 @@ def test_kill_9_mid_sweep_then_the_next_run_completes_it(tmp_path: Path) -> None
     assert [r[0] for r in con.execute("select status from sweeps order by id")] == [
         "interrupted", "interrupted", "ok"]
     assert snapshot(db) == expected
+
+
+# --- a careless or hostile schedule file -----------------------------------------------
+
+def cron_runs(line: str, system: bool = False) -> str:
+    """What cron hands to ``/bin/sh -c`` for a crontab line: the command after the five
+    fields (and a system crontab's user), cut at the first unescaped ``%`` with ``\\%``
+    turned into ``%`` (Vixie cron's do_command.c, as Debian's cron and cronie do it)."""
+    cmd = line.split(" ", 6 if system else 5)[-1]
+    out: list[str] = []
+    escaped = False
+    for ch in cmd:
+        if escaped:
+            if ch == "%":
+                out[-1] = "%"
+            else:
+                out.append(ch)
+            escaped = False
+            continue
+        if ch == "%":
+            break
+        out.append(ch)
+        escaped = ch == "\\"
+    return "".join(out)
+
+
+def ours(tab: Path) -> list[str]:
+    text = tab.read_bytes().decode("utf-8", "surrogateescape")
+    return [line for line in text.split("\n") if "# brandsweep:" in line]
+
+
+def test_a_hostile_env_key_is_a_located_error_with_every_other_problem(
+        tmp_path: Path) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text('jobs:\n  - name: x\n    brands: [acme]\n    cron: "15 * * * *"\n'
+                    '    env: {"Z;touch PWN;Y": x, OK: "a\\n* * * * * root touch PWN"}\n'
+                    '  - name: y\n    brands: ["acme\\r"]\n    cron: "0 0 L * *"\n')
+    tab = tmp_path / "crontab"
+    tab.write_text("0 1 * * * /usr/bin/backup\n")
+    code, out = cli_run("schedule", "install", "--file", str(path), "--tabfile", str(tab))
+    assert code == 2
+    assert len(out.strip().splitlines()) == 1
+    assert f"{path}:5:11: jobs.0.env.Z;touch PWN;Y: 'Z;touch PWN;Y' is not an " \
+           "environment variable name" in out
+    assert f"{path}:5:31: jobs.0.env.OK: 'a\\n* * * * * root touch PWN' holds a newline" \
+           in out
+    assert f"{path}:7:14: jobs.1.brands.0: 'acme\\r' holds a carriage return" in out
+    assert f"{path}:8:5: jobs.1.cron: '0 0 L * *' is not a five-field cron" in out
+    assert tab.read_text() == "0 1 * * * /usr/bin/backup\n"
+    assert not list(tmp_path.rglob("PWN"))
+
+
+@pytest.mark.parametrize("where", ["crontab", "cron.d/brandsweep"])
+def test_a_newline_in_the_schedule_folder_is_one_line_and_nothing_is_written(
+        tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "x\n* * * * * root touch PWN"
+    folder.mkdir()
+    schedule = write_schedule(folder, "http://127.0.0.1:1")
+    tab = tmp_path / where
+    tab.parent.mkdir(exist_ok=True)
+    tab.write_text("MAILTO=ops@example.com\n")
+    for command in ("install", "remove"):
+        code, out = cli_run("schedule", command, "--file", str(schedule), "--tabfile",
+                            str(tab))
+        assert code == 2, out
+        assert out.splitlines() == [
+            f"Error: {tmp_path}/x\\n* * * * * root touch PWN/schedule.yaml: the path of "
+            "the schedule file holds a newline; cron cannot run a job from there: rename "
+            "or move it"]
+    assert tab.read_text() == "MAILTO=ops@example.com\n"
+    code, out = cli_run("schedule", "run", "acme-quick", "--file", str(schedule))
+    assert code == 2 and len(out.splitlines()) == 1
+
+
+def test_a_line_break_that_slips_past_validation_is_caught_before_writing(
+        tmp_path: Path) -> None:
+    from crawler.exceptions import ConfigError, CrontabError
+    from scheduling import crontab
+    from scheduling.schedule import Job, Schedule
+
+    tab = tmp_path / "crontab"
+    tab.write_text("0 1 * * * /usr/bin/backup\n")
+    schedule_file = tmp_path / "schedule.yaml"
+    # built without validation, as a bug elsewhere might: the parse-back still refuses
+    job = Job.model_construct(name="x", brands=["acme"], cron="15 * * * *",
+                              env={"A": "1\n* * * * * root touch PWN"})
+    with pytest.raises(CrontabError, match=r"^refusing to write .*crontab: it would have 3 "
+                       r"lines, not the 1 kept and 1 of the schedule; .*nothing was "
+                       "written$"):
+        crontab.install(Schedule.model_construct(jobs=[job]), schedule_file, tab)
+    with pytest.raises(ConfigError, match="the schedule has no jobs") as empty:
+        crontab.install(Schedule.model_construct(jobs=[]), schedule_file, tab)
+    assert empty.value.exit_code == 2
+    assert tab.read_text() == "0 1 * * * /usr/bin/backup\n"
+    schedule_file.write_text("jobs: []\n")
+    code, out = cli_run("schedule", "install", "--file", str(schedule_file), "--tabfile",
+                        str(tab))
+    assert code == 2
+    assert out == f"Error: {schedule_file}:1:1: jobs: the schedule has no jobs, so there is " \
+                  "nothing to install; add one\n"
+    assert tab.read_text() == "0 1 * * * /usr/bin/backup\n"
+
+
+SPECIALS = {
+    "DOLLAR": "$(touch PWN) ${HOME} `touch PWN`",
+    "QUOTES": "it's \"quoted\"; touch PWN && touch PWN | touch PWN",
+    "HASH": "a #b # c",
+    "PERCENT": "100% 50%% %",
+    "BACKSLASH": "\\ \\\\ \\% \\\\% end\\",
+    "SPACES": "  tab\there  ",
+    "EMPTY": "",
+    "UNICODE": "Zoë ✓",
+}
+
+
+@pytest.mark.parametrize("where", ["crontab", "cron.d/brandsweep"])
+def test_shell_and_cron_specials_reach_the_job_exactly(tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "50%off #1 it's"
+    folder.mkdir()
+    schedule = folder / "schedule.yaml"
+    env = ", ".join(f"{k}: {json.dumps(v)}" for k, v in SPECIALS.items())
+    schedule.write_text(f"jobs:\n  - name: j\n    brands: [acme]\n    cron: '0 0 * * 7'\n"
+                        f"    env: {{{env}}}\n")
+    tab = tmp_path / where
+    tab.parent.mkdir(exist_ok=True)
+    code, out = cli_run("schedule", "install", "--file", str(schedule), "--tabfile", str(tab))
+    assert code == 0, out
+    system = where.startswith("cron.d")
+    [line] = ours(tab)
+    user = __import__("pwd").getpwuid(os.getuid()).pw_name
+    assert line.startswith(f"0 0 * * 0 {user} cd " if system else "0 0 * * 0 cd ")
+    assert line.endswith(" # brandsweep:" + str(schedule).replace("%", "\\%") + ":j")
+    shell = cron_runs(line, system)
+    assert shell.endswith(f" # brandsweep:{schedule}:j")  # cron keeps the comment whole
+    # the real shell, with only our Python swapped for `env`, to see what the job gets
+    python = f"PYTHONSAFEPATH=1 {sys.executable} -m crawler schedule run j"
+    assert python in shell
+    done = subprocess.run(["env", "-i", "/bin/sh", "-c",
+                           shell.replace(python, "PYTHONSAFEPATH=1 env -0; :")],
+                          capture_output=True, cwd=tmp_path, check=True)
+    got = dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if item)
+    assert {k: got.get(k) for k in SPECIALS} == SPECIALS
+    assert got["PWD"] == str(folder) and got["PYTHONSAFEPATH"] == "1"
+    assert not list(tmp_path.rglob("PWN"))
+    code, out = cli_run("schedule", "list", "--tabfile", str(tab))
+    assert code == 0 and out.splitlines()[0].startswith("j ")
+    assert out.splitlines()[0].endswith(f"({schedule})")
+    code, out = cli_run("schedule", "remove", "--file", str(schedule), "--tabfile", str(tab))
+    assert code == 0 and out.startswith("1 jobs removed")
+    assert tab.read_text() == ""
+
+
+def test_other_lines_stay_byte_for_byte(tmp_path: Path) -> None:
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    tab = tmp_path / "crontab"
+    others = (b'MAILTO="ops team@example.com"\n'
+              b"garbage that python-crontab would disable\n"
+              b"@daily /usr/bin/backup  # two blanks\n"
+              b"# 5 5 * * * /usr/bin/off # brandsweep-like but not ours\n"
+              b"0 1 * * * /usr/bin/caf\xe9 \xff\n")
+    tab.write_bytes(others)
+    for _ in range(2):
+        assert cli_run("schedule", "install", "--file", str(schedule), "--tabfile",
+                       str(tab))[0] == 0
+    assert tab.read_bytes().startswith(others) and len(ours(tab)) == 2
+    assert cli_run("schedule", "remove", "--all", "--tabfile", str(tab))[0] == 0
+    assert tab.read_bytes() == others
+
+
+def test_a_cron_d_file_cron_would_ignore_is_refused(tmp_path: Path) -> None:
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    tab = tmp_path / "cron.d" / "brandsweep.cron"
+    code, out = cli_run("schedule", "install", "--file", str(schedule), "--tabfile", str(tab))
+    assert code == 2
+    assert "cron ignores files in cron.d whose names hold anything but letters" in out
+    assert not tab.exists()
+
+
+def test_your_crontab_through_the_crontab_program(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the real crontab program would change this machine's crontab: a stand-in with the
+    # same interface (-l lists, FILE installs) keeps one in a temporary file
+    store = tmp_path / "installed"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "crontab"
+    program.write_text(f"""#!/bin/sh
+if [ "$1" = -l ]; then
+  [ -f '{store}' ] || {{ echo "no crontab for $(id -un)" >&2; exit 1; }}
+  exec cat '{store}'
+fi
+exec cp "$1" '{store}'
+""")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    code, out = cli_run("schedule", "install", "--file", str(schedule))
+    assert code == 0, out
+    assert "2 jobs installed in your crontab" in out
+    assert len(ours(store)) == 2 and not store.read_text().split("\n")[0].startswith("#")
+    code, out = cli_run("schedule", "list")
+    assert code == 0 and out.count("next:") == 2
+    store.write_text("0 1 * * * /usr/bin/backup\n" + store.read_text())
+    code, out = cli_run("schedule", "remove", "--file", str(schedule))
+    assert code == 0 and out.startswith("2 jobs removed from your crontab")
+    assert store.read_text() == "0 1 * * * /usr/bin/backup\n"
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    code, out = cli_run("schedule", "install", "--file", str(schedule))
+    assert code == 1 and "no crontab program found" in out
+
+
+def test_a_crawler_module_in_the_schedule_folder_is_not_run(tmp_path: Path) -> None:
+    schedule = tmp_path / "schedule.yaml"
+    schedule.write_text("jobs:\n  - name: j\n    brands: [nosuchbrand]\n"
+                        "    cron: '0 0 * * *'\n    marketplaces: [nosuchmarket]\n")
+    hijack = tmp_path / "crawler"
+    hijack.mkdir()
+    (hijack / "__init__.py").write_text(
+        f"open({str(tmp_path / 'HIJACKED')!r}, 'w').close()\n")
+    (hijack / "__main__.py").write_text("")
+    tab = tmp_path / "crontab"
+    assert cli_run("schedule", "install", "--file", str(schedule), "--tabfile",
+                   str(tab))[0] == 0
+    [line] = ours(tab)
+    done = subprocess.run(["env", "-i", "/bin/sh", "-c", cron_runs(line)],
+                          capture_output=True, text=True, timeout=300, cwd="/")
+    assert done.returncode == 2, done.stdout + done.stderr  # the sweep: unknown brand
+    assert not (tmp_path / "HIJACKED").exists()
+    assert "job j starts" in (tmp_path / "logs" / "j.log").read_text()
