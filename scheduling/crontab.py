@@ -14,6 +14,7 @@ and the text about to be written is parsed back and must hold exactly our jobs.
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 import re
@@ -193,8 +194,13 @@ def _verify(text: str, kept: int, wanted: dict[str, CronItem], schedule_key: str
     if len(lines) != kept + len(wanted):
         problems.append(f"it would have {len(lines)} lines, not the {kept} kept and "
                         f"{len(wanted)} of the schedule")
-    back = [item for item in _parser(tabfile, text)
-            if _ours(_parse(item.comment), schedule_key)]
+    quiet = logging.getLogger("crontab")
+    was, quiet.disabled = quiet.disabled, True  # it logs its views of others' lines
+    try:
+        back = [item for item in _parser(tabfile, text)
+                if _ours(_parse(item.comment), schedule_key)]
+    finally:
+        quiet.disabled = was
     if len(back) != len(wanted):
         problems.append(f"it would hold {len(back)} entries of this schedule, not "
                         f"{len(wanted)}")
