@@ -39,8 +39,8 @@ def shown(text: str) -> str:
 def _one_line(value: str) -> str:
     found = line_breaker(value)
     if found:
-        raise ValueError(f"{value!r} holds {found}, which no crontab or command line can carry; "
-                         "remove it")
+        raise ValueError(f"{value!r} holds {found}, which no crontab or command line "
+                         "can carry; remove it")
     return value
 
 
