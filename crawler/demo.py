@@ -23,6 +23,8 @@ def run(echo: Callable[[str], None], db: Path, seed: int = 7) -> int:
 
     script = Path(sys.executable).with_name("brandsweep")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "crawler"]
+    # the store, its evidence folder and the reports share one folder (ignored by git)
+    db.parent.mkdir(parents=True, exist_ok=True)
     with FixtureServer(port=0, seed=seed) as server:
         try:
             health(server.url)

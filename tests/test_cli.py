@@ -66,3 +66,44 @@ def test_demo_sweeps_both_brands(tmp_path: Path) -> None:
                                     str(tmp_path / "demo.db")]).exit_code == 0
     for brand in ("acme", "velora"):
         assert (tmp_path / f"demo-{brand}-report.html").stat().st_size > 10_000
+
+
+def test_demo_writes_everything_under_one_ignored_folder() -> None:
+    """Rough edge: `make demo` left its reports and evidence untracked in the clone."""
+    import subprocess
+
+    from crawler import evidence
+
+    default = next(p.default for p in cli.commands["demo"].params if p.name == "db")
+    db = Path(str(default))
+    assert db.parent != Path(".")
+    written = [db, Path(f"{db}-wal"), evidence.folder(db) / "case-1" / "page.png",
+               db.with_name(f"{db.stem}-acme-report.html")]
+    root = Path(__file__).resolve().parent.parent
+    for path in written:
+        assert path.parent == db.parent or db.parent in path.parents
+        done = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=root,
+                              check=False)
+        assert done.returncode == 0, f"{path} is not ignored by git"
+
+
+def test_review_list_shows_the_seller(tmp_path: Path) -> None:
+    """Rough edge: `review list` text output had no seller column."""
+    from crawler import cases
+    from crawler.items import Listing
+    from crawler.store import Store
+
+    store = Store(tmp_path / "s.db")
+    store.migrate()
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None, marketplaces=[],
+                              keywords=["acme"], max_pages=0)
+    store.save(sweep, [Listing(marketplace="bazaar", listing_id="1", url="http://x/1",
+                               title="Acme Pulse replica", keyword="acme",
+                               render_mode="http", price="9.99", currency="USD",
+                               seller="shady_store_88")])
+    store.save_evaluations("acme", [("bazaar", "1", "v1", 90, "takedown", "[]")])
+    cases.sync(store, "acme", "test")
+    result = CliRunner().invoke(cli, ["review", "list", "--db", str(tmp_path / "s.db")])
+    assert result.exit_code == 0
+    line = result.output.splitlines()[0]
+    assert "shady_store_88" in line and "Acme Pulse replica" in line

@@ -179,8 +179,9 @@ def browser(install: bool) -> None:
 @cli.command()
 @click.option("--seed", default=7, show_default=True, help="Fixture catalogue seed.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              default="brandsweep-demo.db", show_default=True,
-              help="The demo's own store, kept apart from your real one.")
+              default="demo/brandsweep-demo.db", show_default=True,
+              help="The demo's own store, kept apart from your real one; its evidence "
+                   "and reports are written beside it.")
 def demo(seed: int, db: Path) -> None:
     """Start the fixture marketplaces and sweep the demo brands against them."""
     from crawler.demo import run

@@ -41,7 +41,8 @@ def review() -> None:
 @json_option
 def review_list(brand: str | None, stage: str | None, status: str | None, db: Path,
                 as_json: bool) -> None:
-    """One line per case: id, brand, stage, status, marketplace:listing, price, title."""
+    """One line per case: id, brand, stage, status, marketplace:listing, price, seller,
+    title."""
     from crawler import cases
 
     rows = cases.cases(_open(db), brand, stage, status)
@@ -52,7 +53,8 @@ def review_list(brand: str | None, stage: str | None, status: str | None, db: Pa
         link = f" (relisting of {r['relisted_from']})" if r["relisted_from"] else ""
         click.echo(f"{r['id']:>6} {r['brand']:<8} {r['stage'] or '-':<9} {r['status']:<10} "
                    f"{r['marketplace']}:{r['listing_id']:<14} {r['price'] or '':>9} "
-                   f"{r['currency'] or '':<3} {_short(r['title'], 60)}{link}")
+                   f"{r['currency'] or '':<3} {_short(r['seller'], 18):<18} "
+                   f"{_short(r['title'], 60)}{link}")
     click.echo(f"{len(rows)} cases", err=True)
 
 

@@ -246,26 +246,32 @@ def _as_stored(records: list[dict[str, Any]], db: Path, rs: Any) -> list[dict[st
 @_json_option
 def rules_backtest(brand: str, rules_path: Path | None, db: Path, apply_: bool,
                    as_json: bool) -> None:
-    """Re-judge every stored listing with a candidate rule file (--rules) and show what
-    changes against the current rules: newly staged, unstaged, re-staged, per rule."""
+    """Re-judge every stored listing with a candidate rule file and show what changes:
+    newly staged, unstaged, re-staged, per rule. With --rules the candidate is that file
+    and the baseline the brand's current rule set; without it the candidate is the brand's
+    rule file (as edited) and the baseline the verdicts the store holds."""
     from crawler import ruleset
     from crawler.rules import loader
 
-    current = loader.load(ruleset.brand_file(brand))
-    candidate = loader.load(ruleset.brand_file(brand, rules_path)) if rules_path else current
+    candidate = loader.load(ruleset.brand_file(brand, rules_path))
+    current = loader.load(ruleset.brand_file(brand)) if rules_path else None
     report = _rejudge(db, current, candidate, apply_, as_json)
     if report is not None:
         _print_backtest(report, candidate.path, apply_)
 
 
-def _rejudge(db: Path, current: Any, candidate: Any, apply: bool, as_json: bool) -> Any:
-    """Run a backtest; print it as JSON and return None when ``as_json``."""
+def _rejudge(db: Path, current: Any, candidate: Any, apply: bool, as_json: bool,
+             quiet: bool = False) -> Any:
+    """Run a backtest; print it as JSON and return None when ``as_json`` (unless
+    ``quiet``: then the caller prints)."""
     from crawler.rules import backtest
     from crawler.store import Store
 
     store = Store(db)
     store.migrate()
     report = backtest.backtest(store, current, candidate, apply=apply)
+    if quiet:
+        return report
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return None
@@ -273,8 +279,12 @@ def _rejudge(db: Path, current: Any, candidate: Any, apply: bool, as_json: bool)
 
 
 def _print_backtest(report: Any, candidate_path: str, applied: bool) -> None:
+    from crawler.rules.backtest import STORED
+
+    baseline = ("against the verdicts in the store" if report.current_version == STORED
+                else f"current rules {report.current_version}")
     click.echo(f"{report.brand}: {report.listings} stored listings judged in "
-               f"{report.seconds:.1f}s; current rules {report.current_version}, candidate "
+               f"{report.seconds:.1f}s; {baseline}, candidate "
                f"{report.candidate_version} ({candidate_path})")
     stages = sorted(set(report.stages_before) | set(report.stages_after))
     click.echo("  stage        before   after")
@@ -303,12 +313,22 @@ def _print_backtest(report: Any, candidate_path: str, applied: bool) -> None:
 @_db_option
 @_json_option
 def rules_apply(brand: str, rules_path: Path | None, db: Path, as_json: bool) -> None:
-    """Re-judge every stored listing with the brand's rule set and store the verdicts."""
+    """Re-judge every stored listing with the brand's rule set and store the verdicts;
+    cases nobody has acted on follow their listing's new stage (an audit event each), and
+    newly staged listings open cases, as after a sweep."""
+    from crawler import cases
+    from crawler.store import Store
+
     rs = _load(brand, rules_path)
-    report = _rejudge(db, rs, rs, True, as_json)
-    if report is None:
+    report = _rejudge(db, rs, rs, True, as_json, quiet=True)
+    synced = cases.sync(Store(db), rs.brand_key, cases.default_actor())
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), "cases_opened": len(synced.opened),
+                               "cases_restaged": synced.restaged},
+                              indent=2, ensure_ascii=False))
         return
     click.echo(f"{brand}: {report.applied} listings judged with rule set version "
                f"{rs.version} in {report.seconds:.1f}s; stages now "
-               f"{dict(report.stages_after)}")
+               f"{dict(report.stages_after)}; cases: {len(synced.opened)} opened, "
+               f"{synced.restaged} restaged")
 

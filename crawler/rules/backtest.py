@@ -1,7 +1,10 @@
 """Re-evaluating stored listings: ``rules backtest`` (what would change) and ``rules apply``.
 
 The baseline is what the store holds now: each listing's stored verdict when it was made
-by the current rule file's version, else the current rule file evaluated afresh. The
+by the current rule file's version, else the current rule file evaluated afresh. Without a
+current rule file (``rules backtest`` with no ``--rules``: the brand's file is the
+candidate, as edited) the baseline is the stored verdicts themselves, whichever version
+made them, and a listing with none counts as not staged. The
 candidate is evaluated on every listing the brand's keywords found. Nothing is written
 unless ``apply`` is asked for; then the candidate's verdicts replace the stored ones, in
 batches of one transaction each, so a killed apply leaves every listing with one whole
@@ -103,10 +106,14 @@ def _stored_rules(matches: str | None) -> set[str]:
     return {m["rule"] for m in json.loads(matches) if not m.get("suppressed_by")}
 
 
-def backtest(store: Store, current: RuleSet, candidate: RuleSet, apply: bool = False,
-             workers: int | None = None) -> BacktestReport:
-    """Compare ``candidate`` with the store's current verdicts on every brand listing,
-    in ``workers`` processes (default: one per CPU, at most 4) over disjoint shards."""
+STORED = "stored verdicts"  # the baseline's version when it is the store itself
+
+
+def backtest(store: Store, current: RuleSet | None, candidate: RuleSet,
+             apply: bool = False, workers: int | None = None) -> BacktestReport:
+    """Compare ``candidate`` with ``current`` (None: the verdicts stored) on every brand
+    listing, in ``workers`` processes (default: one per CPU, at most 4) over disjoint
+    shards."""
     import time
 
     started = time.monotonic()
@@ -131,7 +138,7 @@ def backtest(store: Store, current: RuleSet, candidate: RuleSet, apply: bool = F
     return report
 
 
-_JOB: tuple[Path, RuleSet, RuleSet, bool] | None = None
+_JOB: tuple[Path, RuleSet | None, RuleSet, bool] | None = None
 
 
 def _run_shard(shard: tuple[int, int]) -> BacktestReport:
@@ -140,15 +147,16 @@ def _run_shard(shard: tuple[int, int]) -> BacktestReport:
     return _shard(path, current, candidate, apply, shard)
 
 
-def _shard(path: Path, current: RuleSet, candidate: RuleSet, apply: bool,
+def _shard(path: Path, current: RuleSet | None, candidate: RuleSet, apply: bool,
            shard: tuple[int, int]) -> BacktestReport:
     store = Store(path)
-    report = BacktestReport(current.brand_key, current.version, candidate.version)
+    report = BacktestReport(candidate.brand_key, current.version if current else STORED,
+                            candidate.version)
     pending: list[tuple[str, str, str, int, str | None, str]] = []
-    for row in store.listings_for(current.brand.keywords, brand=current.brand_key,
-                                  shard=shard):
+    keywords = (current or candidate).brand.keywords
+    for row in store.listings_for(keywords, brand=candidate.brand_key, shard=shard):
         report.listings += 1
-        if row["_version"] == current.version:
+        if current is None or row["_version"] == current.version:
             before, score_before = row["_stage"], row["_score"] or 0
             rules_before = _stored_rules(row["_matches"])
         else:
