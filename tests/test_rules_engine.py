@@ -180,3 +180,46 @@ def test_demo_rule_sets_meet_the_targets(brand: str) -> None:
     result = scoring.score(rs, list(Catalogue(7).truth("http://x")))
     assert result.listings == 720
     assert result.precision >= 0.95 and result.recall >= 0.90, result.as_dict()
+
+
+@pytest.mark.parametrize(("title", "plain", "raw"), [
+    ("Acme\u200b Jacket", "no_match", "match"),  # the plain fold turns it into a space
+    ("Acme Jacket", "no_match", "no_match"),
+    ("Jacket \ufeffAcme", "no_match", "match"),
+])
+def test_raw_regex_sees_what_the_folds_drop(tmp_path: Path, title: str, plain: str,
+                                            raw: str) -> None:
+    """Rough edge: a zero-width space right after a plainly written name could not be
+    caught, since every fold (and so every regex) had already dropped it."""
+    pattern = "'(?i)acme[\\x{200B}\\x{FEFF}]|[\\x{200B}\\x{FEFF}]acme'"
+    folded = ruleset(tmp_path, rule(f"{{z: {{regex: {pattern}}}}}", "z"))
+    assert outcome(folded, title=title) == plain
+    rs = ruleset(tmp_path, rule(f"{{z: {{regex: {pattern}, match: raw}}}}", "z"))
+    assert outcome(rs, title=title) == raw
+    # a raw list is case-sensitive: it sees the text exactly as written
+    path = tmp_path / "acme.yaml"
+    path.write_text(HEAD.replace("lists:\n", "lists:\n  zw: {match: raw, terms: "
+                                 "['Acme\\x{200B}']}\n") + "rules:\n" +
+                    rule("{z: {list: zw}}", "z"))
+    raw_list = loader.load(path)
+    assert raw_list.evaluate_rule("r", {"title": "Acme\u200b Jacket",
+                                        "marketplace": "bazaar"}).outcome == "match"
+    assert raw_list.evaluate_rule("r", {"title": "acme\u200b Jacket",
+                                        "marketplace": "bazaar"}).outcome == "no_match"
+
+
+def test_match_raw_goes_with_a_regex_or_terms_only(tmp_path: Path) -> None:
+    from crawler.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="'match' goes with inline 'terms'"):
+        ruleset(tmp_path, rule("{z: {list: names, match: raw}}", "z"))
+
+
+def test_shipped_disguised_name_rules_catch_a_zero_width_after_the_name() -> None:
+    for brand, title in (("acme", "Acme\u200b Trailpack 30L Hiking Backpack"),
+                         ("velora", "Velora\u200b Capri Silk Scarf")):
+        rs = loader.load(RULES / f"{brand}.yaml")
+        result = rs.evaluate({"title": title, "marketplace": "bazaar"})
+        assert f"{brand}-disguised-name" in {m.rule for m in result.matched}
+        plain = rs.evaluate({"title": title.replace("\u200b", ""), "marketplace": "bazaar"})
+        assert f"{brand}-disguised-name" not in {m.rule for m in plain.matched}

@@ -201,7 +201,8 @@ class _Compiler:
             path = self._file(spec.file, ("lists", name, "file"))
             if path is not None:
                 for line in path.read_text(encoding="utf-8").splitlines():
-                    term = line.split("#", 1)[0].strip() if spec.match != "regex" else line
+                    term = (line.split("#", 1)[0].strip()
+                            if spec.match not in ("regex", "raw") else line)
                     if term.strip():
                         entries.append((term, ("lists", name, "file")))
         terms = []
@@ -215,7 +216,7 @@ class _Compiler:
 
     def _term(self, list_name: str, mode: str, term: str, budget: int | None,
               loc: tuple[int | str, ...]) -> int:
-        if mode == "regex":
+        if mode in ("regex", "raw"):
             try:
                 compile_regex(term)
             except Exception as exc:
@@ -296,10 +297,11 @@ class _Compiler:
             return CompiledSelection(name, spec, text_field, inline_key, mode,
                                      hit_based=mode != "values" and not spec.if_missing)
         if spec.regex is not None:
-            self._term(inline_key, "regex", spec.regex, None, (*loc, "regex"))
-            self.list_terms[inline_key] = ("regex", [(spec.regex, frozenset(), 0)])
+            mode = spec.match or "regex"
+            self._term(inline_key, mode, spec.regex, None, (*loc, "regex"))
+            self.list_terms[inline_key] = (mode, [(spec.regex, frozenset(), 0)])
             self.list_fields.setdefault(inline_key, set()).add(text_field)
-            return CompiledSelection(name, spec, text_field, inline_key, "regex",
+            return CompiledSelection(name, spec, text_field, inline_key, mode,
                                      hit_based=not spec.if_missing)
         list_name = spec.list_ or spec.in_ or spec.not_in
         if list_name is not None:

@@ -28,8 +28,11 @@ from crawler.rules import text
 
 RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a load error instead
-# folds per mode; regexes see the plain fold (lowercased, accents removed)
-FOLD = {"words": text.deep, "fuzzy": text.deep, "plain": text.plain, "regex": text.plain}
+# folds per mode; regexes see the plain fold (lowercased, accents removed), ``raw``
+# regexes the text exactly as the listing wrote it (zero-width characters and all)
+FOLD = {"words": text.deep, "fuzzy": text.deep, "plain": text.plain, "regex": text.plain,
+        "raw": text.raw}
+REGEX_MODES = ("regex", "raw")
 # the same folds without their caches, for a listing's fields: each field's text is new,
 # and FieldHits keeps one fold per kind for the modes that share it
 _FOLD_ONCE = {mode: fold.__wrapped__ for mode, fold in FOLD.items()}
@@ -152,9 +155,9 @@ class Matchers:
         self._fuzzy: list[tuple[str, str, str, int, frozenset[str]]] = []
         self._fuzzy_cache: dict[str, tuple[Payload, int]] = {}
         self._fuzzy_hit_words: set[str] = set()  # the cached words that hit
-        self._regexes: list[tuple[str, str, Any]] = []
-        self._regex_set: Any = None
-        self._regex_bits: list[int] = []
+        # per regex mode: (key, pattern, compiled), then the mode's RE2 set and key bits
+        self._regexes: dict[str, list[tuple[str, str, Any]]] = defaultdict(list)
+        self._regex_sets: dict[str, tuple[Any, list[int]]] = {}
         self._field_modes: dict[str, tuple[str, ...]] = {}
         self.values: dict[str, frozenset[str]] = {}
         self.modes_by_field: dict[str, set[str]] = defaultdict(set)
@@ -192,9 +195,9 @@ class Matchers:
                 folded = text.fold_term(term, mode)
                 self._fuzzy.append((key, term, folded, budget,
                                     frozenset(text.fold_term(d, mode) for d in deny)))
-        elif mode == "regex":
+        elif mode in REGEX_MODES:
             for term, _deny, _budget in terms:
-                self._regexes.append((key, term, compile_regex(term)))
+                self._regexes[mode].append((key, term, compile_regex(term)))
         elif mode == "values":
             self.values[key] = frozenset(text.plain(t).text for t in
                                          (t for t, _d, _b in terms))
@@ -214,13 +217,12 @@ class Matchers:
                                        for folded, payload in terms.items()})
                 if ascii_set is not None:
                     self._sets[mode] = ascii_set
-        if self._regexes:
+        for mode, regexes in self._regexes.items():
             regex_set = re2.Set.SearchSet(RE2_OPTIONS)
-            for _key, pattern, _compiled in self._regexes:
+            for _key, pattern, _compiled in regexes:
                 regex_set.Add(pattern)
             regex_set.Compile()
-            self._regex_set = regex_set
-            self._regex_bits = [self.bit(key) for key, _p, _c in self._regexes]
+            self._regex_sets[mode] = (regex_set, [self.bit(key) for key, _p, _c in regexes])
         # the modes scanned per field, in a fixed order (values lists are never scanned)
         self._field_modes = {f: tuple(sorted(m - {"values"}))
                              for f, m in self.modes_by_field.items()}
@@ -233,7 +235,7 @@ class Matchers:
 
     def scan_mode(self, hits: FieldHits, mode: str) -> int:
         """Which ``mode`` lists hit in the field's text, as a mask."""
-        folded = hits.folds.get(_SHARES_FOLD[mode])
+        folded = hits.folds.get(_SHARES_FOLD.get(mode, mode))
         if folded is None:
             folded = _FOLD_ONCE[mode](hits.value)
         hits.folds[mode] = folded
@@ -258,9 +260,10 @@ class Matchers:
                         continue  # listings' own numbers would flood the cache)
                     word_hit = self._fuzzy_word(word)
                 mask |= word_hit[1]
-        elif mode == "regex" and self._regex_set is not None:
-            for i in self._regex_set.Match(folded.text) or ():
-                mask |= self._regex_bits[i]
+        elif mode in self._regex_sets:
+            regex_set, bits = self._regex_sets[mode]
+            for i in regex_set.Match(folded.text) or ():
+                mask |= bits[i]
         return mask
 
     def locate(self, hits: FieldHits) -> Raw:
@@ -281,8 +284,9 @@ class Matchers:
                          self._fuzzy_words(folded.text)}
                 raw.extend((m.start(), m.end(), found[m.group()])
                            for m in text.WORD.finditer(folded.text) if m.group() in found)
-            elif mode == "regex":
-                for (key, pattern, compiled), bit in zip(self._regexes, self._regex_bits,
+            elif mode in self._regex_sets:
+                bits = self._regex_sets[mode][1]
+                for (key, pattern, compiled), bit in zip(self._regexes[mode], bits,
                                                          strict=True):
                     if mode_mask & bit and (m := compiled.search(folded.text)) is not None:
                         raw.append((m.start(), m.end(), ((key, pattern),)))

@@ -86,7 +86,7 @@ class TermSpec(_Strict):
 class TermList(_Strict):
     """A named, reusable list of terms and the way they are matched."""
 
-    match: Literal["words", "plain", "fuzzy", "regex", "values"] = "words"
+    match: Literal["words", "plain", "fuzzy", "regex", "raw", "values"] = "words"
     terms: list[str | TermSpec] = []
     file: str | None = None  # one term a line, '#' comments; relative to the rule set
     deny: list[str] = []  # fuzzy: applies to every term of the list
@@ -109,7 +109,8 @@ class Selection(_Strict):
     field: str | None = None
     list_: str | None = Field(default=None, alias="list")
     terms: list[str] | None = None
-    match: Literal["words", "plain", "fuzzy", "regex", "values"] | None = None  # for terms
+    # for inline terms; on a regex, ``raw`` matches the unfolded text
+    match: Literal["words", "plain", "fuzzy", "regex", "raw", "values"] | None = None
     regex: str | None = None
     in_: str | None = Field(default=None, alias="in")
     not_in: str | None = None
@@ -135,8 +136,10 @@ class Selection(_Strict):
                              "gt/ge/lt/le/eq, exists, price_below_msrp or names_product"
                              + (f" (found {', '.join(k.rstrip('_') for k in kinds)})"
                                 if kinds else ""))
-        if self.match is not None and self.terms is None:
-            raise ValueError("'match' goes with inline 'terms'; a list has its own mode")
+        if self.match is not None and self.terms is None and not (
+                self.regex is not None and self.match in ("regex", "raw")):
+            raise ValueError("'match' goes with inline 'terms' (or 'match: raw' with a "
+                             "'regex'); a list has its own mode")
         if self.field is not None and self.field not in LISTING_FIELDS:
             from crawler.yamlfile import hint
             raise ValueError(f"unknown listing field {self.field!r}"

@@ -9,6 +9,8 @@ Counterfeiters write "Аcme" (Cyrillic А), "A​c​m​e" (zero-width spaces),
           ("4cme", "Acm3"), spaced-out letters joined, whitespace collapsed.
 ``plain`` accents and case only: the text as a buyer reads it. Comparing the two tells a
           plainly written brand from a disguised one.
+``raw``   no fold: the text exactly as written, for regexes that look for the tricks
+          themselves (a zero-width character right after a plainly written name).
 
 Both keep a lazy map from folded offsets back to the original text, so a match can be
 shown where it is in the listing.
@@ -193,6 +195,23 @@ def plain(text: str) -> Folded:
     """Case and accents only: used by ``plain`` and ``values`` lists and by regexes."""
     folded, deleted = _collapse(_translate(text, _PLAIN), spaced=False)
     return Folded(folded, text, _PLAIN, deleted)
+
+
+class _Identity(_CharTable):
+    """Every character stands for itself: the raw text, for ``raw`` regexes."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = chr(code)
+        return self[code]
+
+
+_RAW = _Identity(deep=False)
+
+
+@lru_cache(maxsize=1024)
+def raw(text: str) -> Folded:
+    """No fold at all: ``raw`` regexes see zero-width characters, case and accents."""
+    return Folded(text, text, _RAW)
 
 
 def fold_term(term: str, mode: str) -> str:
