@@ -99,3 +99,10 @@ class SweepLocked(BrandsweepError):
     """Raised by ``scheduling.lock`` when a sweep of the same brand is already running."""
 
     exit_code = 75  # EX_TEMPFAIL: cron may simply try again next time
+
+
+class StoreUnusable(BrandsweepError):
+    """Raised by ``crawler.store.Store`` when its ``--db`` cannot be used: not a SQLite
+    file, a folder, in a folder that cannot be written, locked or read-only."""
+
+    exit_code = 2
