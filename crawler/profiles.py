@@ -41,6 +41,8 @@ LISTING_FIELDS = (
 REQUIRED_FIELDS = ("listing_id", "url", "title")
 NOTICE_PROGRAMS = ("dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email")
 
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False  # reported as a load error, not logged to stderr by RE2
 XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
 _EMPTY_PAGE = etree.fromstring("<html><body><div>x</div></body></html>")
 
@@ -113,7 +115,7 @@ class FieldSpec(_Strict):
     def _re2(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re2.compile(value)
+                re2.compile(value, options=_RE2_QUIET)
             except re2.error as exc:
                 raise ValueError(f"RE2 cannot compile this regex: {exc}") from exc
         return value
@@ -336,8 +338,12 @@ class MarketplaceProfile(_Strict):
 def load_profile(path: Path) -> MarketplaceProfile:
     """Load and validate one profile file."""
     doc = yamlfile.load(path)
+    if doc is None:
+        raise ConfigError([f"{path}:1:1: the file is empty; a marketplace profile is a "
+                           "mapping of fields (see README, Marketplace profiles)"])
     if not isinstance(doc, dict):
-        raise ConfigError([f"{path}:1:1: a marketplace profile is a mapping of fields"])
+        raise ConfigError([f"{path}:1:1: a marketplace profile is a mapping of fields, "
+                           f"not {'a list' if isinstance(doc, list) else 'a single value'}"])
     try:
         base = yamlfile.interpolate(str(doc.get("base_url", "")))
     except KeyError as exc:

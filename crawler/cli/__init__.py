@@ -84,7 +84,10 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
     import json
 
     from crawler import summary
+    from crawler.store import check_path
     from crawler.sweep import SweepPlan, run
+
+    check_path(plan_kwargs["db"])  # before the sweep's lock, which lives next to it
 
     plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
     result = run(plan)
