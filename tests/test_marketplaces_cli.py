@@ -67,3 +67,44 @@ def test_check_unknown_marketplace_exit_2() -> None:
     done = run(None, "check", "ebay", "--keyword", "x")
     assert done.returncode == 2
     assert done.stderr.startswith("Error: unknown marketplace 'ebay'")
+
+
+def test_check_with_a_bad_selector_is_one_line_exit_2(tmp_path: Path) -> None:
+    bazaar = (Path(__file__).parent.parent / "spiders" / "marketplaces" / "bazaar.yaml")
+    (tmp_path / "bazaar.yaml").write_text(bazaar.read_text().replace(
+        "  card: li.s-item", "  card: div[["))
+    done = run(None, "check", "bazaar", "--keyword", "x", "--marketplaces", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"Error: {tmp_path / 'bazaar.yaml'}:16:3: listing.card: CSS selector 'div[[' does "
+        "not parse: Expected ident or '*', got <DELIM '[' at 4>"]
+
+
+def test_check_refuses_an_off_site_redirect() -> None:
+    import http.server
+    import threading
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.example/phish")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=f"http://127.0.0.1:{server.server_port}")
+        done = subprocess.run([SCRIPT, "marketplaces", "check", "tradehub", "--keyword", "x"],
+                              capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: http://127.0.0.1:"), lines
+    assert "redirects to http://elsewhere.example/phish, which the profile does not " \
+           "allow" in lines[0]
