@@ -258,3 +258,24 @@ def _options(args: list[str]) -> set[str]:
         if isinstance(command, click.Group) and part in command.commands:
             command = command.commands[part]
     return {o for p in command.params for o in getattr(p, "opts", [])}
+
+
+def test_a_bug_of_ours_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
+    @click.command("explode")
+    @click.option("-v", "--verbose", count=True)
+    def explode(verbose: int) -> None:
+        raise KeyError("oops")
+
+    cli.add_command(explode)
+    try:
+        code, out, err = _invoke("explode")
+        assert code == 1 and "Traceback" not in out + err
+        assert err.splitlines() == ["Error: internal error (KeyError: 'oops'); please report "
+                                    "it, with the traceback that BRANDSWEEP_DEBUG=1 shows"]
+        with pytest.raises(KeyError):
+            _invoke("explode", "-v")
+        monkeypatch.setenv("BRANDSWEEP_DEBUG", "1")
+        with pytest.raises(KeyError):
+            _invoke("explode")
+    finally:
+        del cli.commands["explode"]
