@@ -325,6 +325,18 @@ class MarketplaceProfile(_Strict):
             raise ValueError(f"listing.card: {problem}")  # yamlfile.problems locates it
         return self
 
+    @model_validator(mode="after")
+    def _search_fetchable(self) -> MarketplaceProfile:
+        try:
+            url = self.search_url("brandsweep")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"search.url: {self.search.url!r} does not format ({exc}); "
+                             "its placeholders are {base_url}, {keyword}, {page} and "
+                             "{offset} (write {{ and }} for braces)") from exc
+        if (why := urls.for_profile(self).refusal(url)) is not None:
+            raise ValueError(f"search.url: {url} may not be fetched: {why}")
+        return self
+
     def search_url(self, keyword: str, page: int | None = None, offset: int = 0) -> str:
         """The search URL: ``{keyword}``, ``{page}`` and ``{offset}`` filled in."""
         from urllib.parse import quote_plus

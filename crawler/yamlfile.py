@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from ruamel.yaml.reader import ReaderError
 
 from crawler.exceptions import ConfigError
@@ -36,6 +36,9 @@ MAX_BYTES = 5 * 1024 * 1024
 # ruamel builds documents recursively: a file nested thousands of levels deep would end in
 # RecursionError; real files nest fewer than 10 levels
 MAX_DEPTH = 100
+# and aliases may not expand a document beyond this many values (scalars, counted with
+# every alias written out): far above any real file, far below what hangs validation
+MAX_VALUES = 1_000_000
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -85,20 +88,41 @@ def read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _check_depth(path: Path, yaml: YAML, text: str) -> None:
+def _check_shape(path: Path, yaml: YAML, text: str) -> None:
     """Walk the parser's events (an iterative state machine, unlike the composer) and
-    stop at the first collection nested deeper than ``MAX_DEPTH``."""
-    depth = 0
+    stop at the first collection nested deeper than ``MAX_DEPTH``, or once aliases
+    (``*name``) would expand the document beyond ``MAX_VALUES`` values: validation walks
+    every alias as a copy, so a few nested ones ("billion laughs") would never finish."""
+    open_ones: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, values inside)
+    anchored: dict[str, int] = {}
+    total = 0
     for event in yaml.parse(text):
+        mark = event.start_mark
         if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark = event.start_mark
+            open_ones.append((event.anchor, 1))
+            if len(open_ones) - 1 > MAX_DEPTH:
                 raise ConfigError([f"{path}:{mark.line + 1}:{mark.column + 1}: nested more "
                                    f"than {MAX_DEPTH} levels deep; flatten it (real "
                                    "configuration files nest a few levels)"])
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
+            continue
+        if isinstance(event, CollectionEndEvent):
+            anchor, size = open_ones.pop()
+        elif isinstance(event, AliasEvent):
+            anchor, size = None, anchored.get(str(event.anchor), 1)
+            total += size
+        elif isinstance(event, ScalarEvent):
+            anchor, size = event.anchor, 1
+            total += 1
+        else:
+            continue
+        if anchor is not None:
+            anchored[str(anchor)] = size
+        parent_anchor, inside = open_ones[-1]
+        open_ones[-1] = (parent_anchor, inside + size)
+        if total > MAX_VALUES:
+            raise ConfigError([f"{path}:{mark.line + 1}:{mark.column + 1}: aliases expand "
+                               f"this document beyond {MAX_VALUES:,} values; write the "
+                               "values out, or nest fewer aliases"])
 
 
 def load(path: Path) -> Any:
@@ -108,7 +132,7 @@ def load(path: Path) -> Any:
     yaml.allow_duplicate_keys = False
     text = read_text(path)
     try:
-        _check_depth(path, yaml, text)
+        _check_shape(path, yaml, text)
         return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -22,6 +22,7 @@ from crawler.cli import cli
 from crawler.exceptions import ConfigError
 from crawler.profiles import load_profile, load_profiles
 from crawler.rules import loader
+from crawler.yamlfile import MAX_BYTES
 from scheduling import schedule
 
 HERE = Path(__file__).parent / "badfiles"
@@ -60,7 +61,30 @@ def _folder(folder: Path, stem: str) -> Path:
     return target
 
 
-GENERATED: dict[str, Maker] = {"deep": _deep, "symlink-loop": _loop, "folder": _folder}
+def _laughs(folder: Path, stem: str) -> Path:
+    """Nine levels of ten aliases each: a billion values once expanded."""
+    target = folder / f"{stem}.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def _huge(folder: Path, stem: str) -> Path:
+    target = folder / f"{stem}.yaml"
+    with open(target, "wb") as f:  # sparse: no 5 MB written to the disk
+        f.truncate(MAX_BYTES + 1)
+    return target
+
+
+def _fifo(folder: Path, stem: str) -> Path:
+    target = folder / f"{stem}.yaml"
+    os.mkfifo(target)  # reading it would wait forever for a writer
+    return target
+
+
+GENERATED: dict[str, Maker] = {"deep": _deep, "symlink-loop": _loop, "folder": _folder,
+                               "aliases": _laughs, "huge": _huge, "fifo": _fifo}
 
 
 def _cases(kind: str) -> list[tuple[str, Maker]]:
@@ -236,7 +260,9 @@ def _bad_stores(tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "folder.db"
     folder.mkdir()
     # /proc takes no new files, whoever asks (a chmod-ed folder stops no root user)
-    return {"text": text, "png": png, "folder": folder,
+    loop = tmp_path / "loop.db"
+    os.symlink(loop.name, loop)
+    return {"text": text, "png": png, "folder": folder, "symlink-loop": loop,
             "unwritable": Path("/proc/brandsweep-test.db")}
 
 
@@ -246,7 +272,7 @@ def test_unusable_store(tmp_path: Path, args: list[str]) -> None:
         code, out, err = _invoke(*args, "--db", str(db), "--rules", str(RULES)) \
             if "--rules" in _options(args) else _invoke(*args, "--db", str(db))
         if err.startswith("Usage:"):  # Click's own path checks (dir_okay, exists)
-            assert kind in ("folder", "unwritable") and code == 2, err
+            assert kind in ("folder", "unwritable", "symlink-loop") and code == 2, err
             assert "Traceback" not in out + err and db.name in err, err
             continue
         _one_line(code, out, err, db)
