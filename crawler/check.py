@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.error import HTTPError, URLError
+from urllib.parse import urljoin
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from parsel import Selector
@@ -119,6 +120,17 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
                         refused.append(f"{request.url}, which the profile does not allow: "
                                        f"{why}")
                     await route.abort()
+                elif request.is_navigation_request():
+                    # Chromium follows redirects without asking the route again: fetch
+                    # the page here, redirects unfollowed, and judge where one points
+                    answer = await route.fetch(max_redirects=0)
+                    target = urljoin(request.url, answer.headers.get("location", ""))
+                    if 300 <= answer.status < 400 and (why := policy.refusal(target)):
+                        refused.append(f"{target} (a redirect), which the profile does not "
+                                       f"allow: {why}")
+                        await route.abort()
+                    else:
+                        await route.fulfill(response=answer)
                 else:
                     await route.continue_()
 
@@ -131,6 +143,9 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
                 raise
             if refused:
                 raise UrlRefused(f"{url} leads to {refused[0]}")
+            if (why := policy.refusal(page.url)) is not None:  # however it got there
+                raise UrlRefused(f"{url} leads to {page.url}, which the profile does not "
+                                 f"allow: {why}")
             await settle(page, profile, max_pages=1)
             return (response.status if response else 0), await page.content()
         finally:

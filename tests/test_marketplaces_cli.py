@@ -80,7 +80,9 @@ def test_check_with_a_bad_selector_is_one_line_exit_2(tmp_path: Path) -> None:
         "not parse: Expected ident or '*', got <DELIM '[' at 4>"]
 
 
-def test_check_refuses_an_off_site_redirect() -> None:
+def _check_against_a_redirect(*extra: str) -> subprocess.CompletedProcess[str]:
+    """``marketplaces check tradehub`` against a server whose every page redirects to
+    another host."""
     import http.server
     import threading
 
@@ -98,13 +100,27 @@ def test_check_refuses_an_off_site_redirect() -> None:
     thread.start()
     try:
         env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=f"http://127.0.0.1:{server.server_port}")
-        done = subprocess.run([SCRIPT, "marketplaces", "check", "tradehub", "--keyword", "x"],
-                              capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run([SCRIPT, "marketplaces", "check", "tradehub", "--keyword", "x",
+                               *extra], capture_output=True, text=True, env=env, timeout=120)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_check_refuses_an_off_site_redirect() -> None:
+    done = _check_against_a_redirect()
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: http://127.0.0.1:"), lines
     assert "redirects to http://elsewhere.example/phish, which the profile does not " \
            "allow" in lines[0]
+
+
+@pytest.mark.browser
+def test_check_in_the_browser_refuses_an_off_site_redirect() -> None:
+    done = _check_against_a_redirect("--browser")
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: http://127.0.0.1:"), lines
+    assert "leads to http://elsewhere.example/phish (a redirect), which the profile does " \
+           "not allow" in lines[0]
