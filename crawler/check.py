@@ -5,12 +5,14 @@ What a person runs while writing or repairing a profile: no store, no Scrapy, on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urljoin
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
+from lxml import etree
 from parsel import Selector
 
 from crawler import extract, markers, urls
@@ -178,6 +180,17 @@ def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = No
         lines = str(exc).splitlines() or [type(exc).__name__]
         report.error = f"browser could not load {url}: {lines[0]}"
         return report
+    try:
+        _read(report, html, browser)
+    except (etree.XPathError, re.error) as exc:  # an EXSLT regex fails on real text only
+        report.error = (f"a selector of {profile.source or profile.name} fails on this "
+                        f"page: {exc}; fix it and check again")
+    return report
+
+
+def _read(report: CheckReport, html: str, browser: bool) -> None:
+    """What the profile's selectors find on the page, into ``report``."""
+    profile = report.profile
     sel = Selector(text=html)
     hit = markers.blocked_marker(profile, html, page=sel)
     report.blocked = f"{hit!r} found on the page" if hit else None
@@ -198,4 +211,3 @@ def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = No
         report.hint = ("no listings over HTTP and no 'no results' message: either the "
                        "page needs a browser (run again with --browser) or its layout "
                        "changed (fix the selectors above)")
-    return report

@@ -116,6 +116,9 @@ def root(node: Any) -> Any:
     return root
 
 
+_root = root  # its former name, for callers written before markers needed it
+
+
 def _finish(spec: FieldSpec, values: list[str]) -> Value:
     if spec.regex:
         pattern = _re2(spec.regex)

@@ -124,3 +124,20 @@ def test_check_in_the_browser_refuses_an_off_site_redirect() -> None:
     assert len(lines) == 1 and lines[0].startswith("Error: http://127.0.0.1:"), lines
     assert "leads to http://elsewhere.example/phish (a redirect), which the profile does " \
            "not allow" in lines[0]
+
+
+def test_check_reports_a_selector_that_fails_only_on_real_text(
+        fixture_server: FixtureServer, tmp_path: Path) -> None:
+    tradehub = Path(__file__).parent.parent / "spiders" / "marketplaces" / "tradehub.yaml"
+    text = tradehub.read_text()
+    start = text.index("    title:")
+    end = text.index("\n", start)
+    # EXSLT regexes are compiled by Python's re when they meet text, not when loaded
+    (tmp_path / "tradehub.yaml").write_text(
+        text[:start] + "    title: {xpath: \".//a[re:test(., '[')]\"}" + text[end:])
+    done = run(fixture_server, "check", "tradehub", "--keyword", "acme", "--marketplaces",
+               str(tmp_path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"error: a selector of {tmp_path / 'tradehub.yaml'} fails on this page" in \
+        done.stdout
