@@ -9,6 +9,7 @@ stops the profile from loading instead of failing mid-sweep.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,6 +45,8 @@ NOTICE_PROGRAMS = ("dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "emai
 _RE2_QUIET = re2.Options()
 _RE2_QUIET.log_errors = False  # reported as a load error, not logged to stderr by RE2
 XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
+_EXSLT_REGEX = re.compile(
+    r"""re:(?:test|match|replace)\s*\([^,]*,\s*(?P<q>['"])(?P<pattern>.*?)(?P=q)""")
 _EMPTY_PAGE = etree.fromstring("<html><body><div>x</div></body></html>")
 
 
@@ -70,6 +73,13 @@ def xpath_problem(xpath: str) -> str | None:
         etree.XPath(xpath, namespaces=XPATH_NAMESPACES)(_EMPTY_PAGE)
     except etree.XPathError as exc:
         return f"XPath {xpath!r} does not parse: {exc}"
+    # lxml compiles an EXSLT regex (Python's re) only when it meets text: try the
+    # literal ones now
+    for m in _EXSLT_REGEX.finditer(xpath):
+        try:
+            re.compile(m.group("pattern"))
+        except re.error as exc:
+            return f"XPath {xpath!r}: the regex {m.group('pattern')!r} does not compile: {exc}"
     return None
 
 
