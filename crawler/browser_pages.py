@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from crawler.markers import wait_selectors
 from crawler.profiles import MarketplaceProfile
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,7 @@ async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
 async def _settle(page: Any, profile: MarketplaceProfile, max_pages: int, wait_ms: int,
                   grow_ms: int) -> dict[str, int]:
     card = profile.listing.card
-    markers = [card, *filter(None, [profile.listing.no_results]),
-               *profile.blocked.selectors]
+    markers = [card, *wait_selectors(profile)]
     try:
         await page.wait_for_selector(", ".join(markers), timeout=wait_ms)
     except Exception:

@@ -5,13 +5,18 @@ What a person runs while writing or repairing a profile: no store, no Scrapy, on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import IO, Any
 from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
+from urllib.parse import urljoin
+from urllib.request import HTTPRedirectHandler, Request, build_opener
 
+from lxml import etree
 from parsel import Selector
 
-from crawler import extract
+from crawler import extract, markers, urls
+from crawler.exceptions import UrlRefused
 from crawler.profiles import MarketplaceProfile
 from crawler.settings import DEFAULTS
 
@@ -66,18 +71,38 @@ class CheckReport:
         return out
 
 
-def _http(url: str, timeout: float) -> tuple[int, str]:
+class _PolicyRedirects(HTTPRedirectHandler):
+    """Follows a redirect only to a URL the profile's policy allows."""
+
+    def __init__(self, policy: urls.UrlPolicy) -> None:
+        self.policy = policy
+
+    def redirect_request(self, req: Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Any, newurl: str) -> Request | None:
+        if (why := self.policy.refusal(newurl)) is not None:
+            raise UrlRefused(f"{req.full_url} redirects to {newurl}, which the profile does "
+                             f"not allow: {why}; add the host to allowed_hosts if it is "
+                             "the marketplace's own")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _http(url: str, timeout: float, policy: urls.UrlPolicy) -> tuple[int, str]:
     req = Request(url, headers={"User-Agent": DEFAULTS["USER_AGENT"]})  # noqa: S310
+    opener = build_opener(_PolicyRedirects(policy))
     try:
-        with urlopen(req, timeout=timeout) as r:  # noqa: S310 (profile URL, user's choice)
+        with opener.open(req, timeout=timeout) as r:  # the policy allowed this URL
             raw, status = r.read(), r.status
             charset = r.headers.get_content_charset() or "utf-8"
     except HTTPError as e:
         raw, status, charset = e.read(), e.code, "utf-8"
-    return status, raw.decode(charset, errors="replace")
+    try:
+        return status, raw.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return status, raw.decode("utf-8", errors="replace")
 
 
-async def _browser(profile: MarketplaceProfile, url: str, timeout: float) -> tuple[int, str]:
+async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
+                   policy: urls.UrlPolicy) -> tuple[int, str]:
     from playwright.async_api import async_playwright
 
     from crawler.browser import launch_options
@@ -87,9 +112,42 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float) -> tup
         browser = await p.chromium.launch(**launch_options())  # type: ignore[arg-type]
         try:
             page = await browser.new_page()
-            await page.route("**/*", lambda route: route.abort()
-                             if abort_heavy_request(route.request) else route.continue_())
-            response = await page.goto(url, timeout=timeout * 1000)
+            refused: list[str] = []
+
+            async def route(route: Any) -> None:
+                request = route.request
+                why = policy.refusal(request.url)
+                if why is not None or abort_heavy_request(request):
+                    if why is not None and request.is_navigation_request():
+                        refused.append(f"{request.url}, which the profile does not allow: "
+                                       f"{why}")
+                    await route.abort()
+                elif request.is_navigation_request():
+                    # Chromium follows redirects without asking the route again: fetch
+                    # the page here, redirects unfollowed, and judge where one points
+                    answer = await route.fetch(max_redirects=0)
+                    target = urljoin(request.url, answer.headers.get("location", ""))
+                    if 300 <= answer.status < 400 and (why := policy.refusal(target)):
+                        refused.append(f"{target} (a redirect), which the profile does not "
+                                       f"allow: {why}")
+                        await route.abort()
+                    else:
+                        await route.fulfill(response=answer)
+                else:
+                    await route.continue_()
+
+            await page.route("**/*", route)
+            try:
+                response = await page.goto(url, timeout=timeout * 1000)
+            except Exception:
+                if refused:
+                    raise UrlRefused(f"{url} leads to {refused[0]}") from None
+                raise
+            if refused:
+                raise UrlRefused(f"{url} leads to {refused[0]}")
+            if (why := policy.refusal(page.url)) is not None:  # however it got there
+                raise UrlRefused(f"{url} leads to {page.url}, which the profile does not "
+                                 f"allow: {why}")
             await settle(page, profile, max_pages=1)
             return (response.status if response else 0), await page.content()
         finally:
@@ -102,27 +160,43 @@ def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = No
     import asyncio
 
     url = profile.search_url(keyword)
+    policy = urls.for_profile(profile)
+    if (why := policy.refusal(url)) is not None:
+        raise UrlRefused(f"{profile.source or profile.name}: search URL {url} may not be "
+                         f"fetched: {why}")
     browser = use_browser if use_browser is not None else profile.search.render == "browser"
     report = CheckReport(profile, url, "browser" if browser else "http")
     try:
         if browser:
-            report.status, html = asyncio.run(_browser(profile, url, timeout))
+            report.status, html = asyncio.run(_browser(profile, url, timeout, policy))
         else:
-            report.status, html = _http(url, timeout)
+            report.status, html = _http(url, timeout, policy)
+    except UrlRefused:
+        raise
     except (URLError, OSError, TimeoutError) as exc:
         report.error = f"cannot fetch {url}: {exc}"
         return report
     except Exception as exc:
-        report.error = f"browser could not load {url}: {str(exc).splitlines()[0]}"
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        report.error = f"browser could not load {url}: {lines[0]}"
         return report
+    try:
+        _read(report, html, browser)
+    except (etree.XPathError, re.error) as exc:  # an EXSLT regex fails on real text only
+        report.error = (f"a selector of {profile.source or profile.name} fails on this "
+                        f"page: {exc}; fix it and check again")
+    return report
+
+
+def _read(report: CheckReport, html: str, browser: bool) -> None:
+    """What the profile's selectors find on the page, into ``report``."""
+    profile = report.profile
     sel = Selector(text=html)
-    blocked = profile.blocked
-    hit = next((s for s in blocked.selectors if sel.css(s)), None) or next(
-        (t for t in blocked.text if t.casefold() in html.casefold()), None)
+    hit = markers.blocked_marker(profile, html, page=sel)
     report.blocked = f"{hit!r} found on the page" if hit else None
-    cards = sel.css(profile.listing.card)
+    cards = extract.select(profile.listing.card, sel)
     report.cards = len(cards)
-    report.no_results = bool(profile.listing.no_results and sel.css(profile.listing.no_results))
+    report.no_results = markers.no_results_shown(profile, sel)
     for i, card in enumerate(cards):
         values = extract.fields(profile.listing.fields, card)
         for name, value in values.items():
@@ -137,4 +211,3 @@ def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = No
         report.hint = ("no listings over HTTP and no 'no results' message: either the "
                        "page needs a browser (run again with --browser) or its layout "
                        "changed (fix the selectors above)")
-    return report

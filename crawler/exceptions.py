@@ -106,3 +106,10 @@ class CrontabError(BrandsweepError):
     ``crontab`` program, the program failed, a crontab file is not writable), or when the
     text about to be installed does not parse back to exactly the schedule's jobs; nothing
     is written then."""
+
+
+class StoreUnusable(BrandsweepError):
+    """Raised by ``crawler.store.Store`` when its ``--db`` cannot be used: not a SQLite
+    file, a folder, in a folder that cannot be written, locked or read-only."""
+
+    exit_code = 2

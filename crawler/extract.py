@@ -12,7 +12,7 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import css2xpath
 
-from crawler.profiles import FieldSpec
+from crawler.profiles import XPATH_NAMESPACES, FieldSpec
 
 Value = str | list[str] | None
 
@@ -54,7 +54,7 @@ def _xpath(css: str | None, xpath: str | None) -> etree.XPath:
     lxml's "smart" strings each build a proxy of their parent element, through a Python
     class lookup on HTML trees, and nothing here asks for the parent."""
     return etree.XPath(css2xpath(css) if css is not None else xpath,
-                       namespaces={"re": "http://exslt.org/regular-expressions"},
+                       namespaces=XPATH_NAMESPACES,
                        smart_strings=False)
 
 
@@ -81,9 +81,9 @@ def cannot_match(css: str, source: str) -> bool:
 def select(css: str, node: Any) -> list[Any]:
     """The elements (or strings) a CSS selector finds under a page or card, through the
     compiled selector; ``field`` reads a card found this way like a parsel ``Selector``."""
-    root = _root(node)
-    if isinstance(root, etree._Element):
-        found: list[Any] = _xpath(css, None)(root)
+    tree = root(node)
+    if isinstance(tree, etree._Element):
+        found: list[Any] = _xpath(css, None)(tree)
         return found
     return list(node.css(css))
 
@@ -105,7 +105,7 @@ def _strings(found: Any) -> list[str]:
     return out
 
 
-def _root(node: Any) -> Any:
+def root(node: Any) -> Any:
     """The lxml element behind a parsel ``Selector`` or a Scrapy response (or the element
     itself)."""
     if isinstance(node, etree._Element):
@@ -114,6 +114,9 @@ def _root(node: Any) -> Any:
     if root is None and hasattr(node, "selector"):
         root = node.selector.root
     return root
+
+
+_root = root  # its former name, for callers written before markers needed it
 
 
 def _finish(spec: FieldSpec, values: list[str]) -> Value:
@@ -136,9 +139,9 @@ def field(spec: FieldSpec, node: Any = None, ld: dict[str, Any] | None = None,
     """One field's value from a card or page (``node``: a parsel ``Selector`` or Scrapy
     response), the page's JSON-LD, or a JSON item."""
     if (spec.css is not None or spec.xpath is not None) and node is not None:
-        root = _root(node)
-        if isinstance(root, etree._Element):
-            return _finish(spec, _strings(_xpath(spec.css, spec.xpath)(root)))
+        tree = root(node)
+        if isinstance(tree, etree._Element):
+            return _finish(spec, _strings(_xpath(spec.css, spec.xpath)(tree)))
         found = node.css(spec.css) if spec.css is not None else node.xpath(spec.xpath)
         return _finish(spec, found.getall())
     source = ld if spec.jsonld is not None else item

@@ -2,16 +2,31 @@
 
 Built-in profiles live in ``spiders/marketplaces/``; ``--marketplaces DIR`` adds a folder
 of the user's own (a profile there replaces a built-in one of the same name). Profiles are
-validated on load and every problem is reported as ``path:line:col: message``.
+validated on load and every problem is reported as ``path:line:col: message``: every
+CSS and XPath selector in a profile is compiled then, so a selector that does not parse
+stops the profile from loading instead of failing mid-sweep.
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from cssselect import SelectorError
+from lxml import etree
+from parsel.csstranslator import css2xpath
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crawler import urls, yamlfile
 from crawler.exceptions import ConfigError, UnknownMarketplace
@@ -27,6 +42,62 @@ LISTING_FIELDS = (
 REQUIRED_FIELDS = ("listing_id", "url", "title")
 NOTICE_PROGRAMS = ("dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email")
 
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False  # reported as a load error, not logged to stderr by RE2
+XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
+_EXSLT_REGEX = re.compile(
+    r"""re:(?:test|match|replace)\s*\([^,]*,\s*(?P<q>['"])(?P<pattern>.*?)(?P=q)""")
+_EMPTY_PAGE = etree.fromstring("<html><body><div>x</div></body></html>")
+
+
+@lru_cache(maxsize=1024)
+def css_problem(css: str) -> str | None:
+    """Why a CSS selector cannot be used, or None. It is compiled the way parsel does
+    (so ``::text`` and ``::attr(name)`` are fine) and run once on a tiny page."""
+    if not css.strip():
+        return "CSS selector is empty: write one, or remove the entry"
+    try:
+        etree.XPath(css2xpath(css), namespaces=XPATH_NAMESPACES)(_EMPTY_PAGE)
+    except (SelectorError, etree.XPathError) as exc:
+        return f"CSS selector {css!r} does not parse: {exc}"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def xpath_problem(xpath: str) -> str | None:
+    """Why an XPath expression cannot be used, or None. lxml compiles some broken
+    expressions (an unknown function) without complaint, so it is also run once."""
+    if not xpath.strip():
+        return "XPath is empty: write one, or remove the entry"
+    try:
+        etree.XPath(xpath, namespaces=XPATH_NAMESPACES)(_EMPTY_PAGE)
+    except etree.XPathError as exc:
+        return f"XPath {xpath!r} does not parse: {exc}"
+    # lxml compiles an EXSLT regex (Python's re) only when it meets text: try the
+    # literal ones now
+    for m in _EXSLT_REGEX.finditer(xpath):
+        try:
+            re.compile(m.group("pattern"))
+        except re.error as exc:
+            return f"XPath {xpath!r}: the regex {m.group('pattern')!r} does not compile: {exc}"
+    return None
+
+
+def _css(value: str) -> str:
+    if (problem := css_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _xpath(value: str) -> str:
+    if (problem := xpath_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+Css = Annotated[str, AfterValidator(_css)]
+XPath = Annotated[str, AfterValidator(_xpath)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,8 +106,8 @@ class _Strict(BaseModel):
 class FieldSpec(_Strict):
     """Where one field's value is on a page: exactly one of css, xpath, jsonld or jsonpath."""
 
-    css: str | None = None
-    xpath: str | None = None
+    css: Css | None = None
+    xpath: XPath | None = None
     jsonld: str | None = None  # dotted path into the page's schema.org JSON-LD object
     jsonpath: str | None = None  # dotted path into a JSON API item
     regex: str | None = None  # RE2, applied to the extracted text; group 1 if it has one
@@ -54,7 +125,7 @@ class FieldSpec(_Strict):
     def _re2(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re2.compile(value)
+                re2.compile(value, options=_RE2_QUIET)
             except re2.error as exc:
                 raise ValueError(f"RE2 cannot compile this regex: {exc}") from exc
         return value
@@ -67,13 +138,45 @@ def _field(value: Any) -> Any:
     return value
 
 
+class Marker(_Strict):
+    """Something a page shows (a "no results" message): exactly one of a CSS selector,
+    an XPath expression or a text (found case-insensitively anywhere in the page). A
+    plain string is CSS, or XPath when it starts with / or (, as for fields."""
+
+    css: Css | None = None
+    xpath: XPath | None = None
+    text: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Marker:
+        if sum(v is not None for v in (self.css, self.xpath, self.text)) != 1:
+            raise ValueError("give exactly one of css, xpath or text")
+        return self
+
+    def __str__(self) -> str:
+        kind, value = next((k, v) for k, v in (("css", self.css), ("xpath", self.xpath),
+                                                ("text", self.text)) if v is not None)
+        return f"{kind} {value!r}"
+
+
+def _known_fields(value: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
+    for name in value:
+        if name not in LISTING_FIELDS:
+            raise ValueError(f"unknown listing field {name!r}"
+                             f"{yamlfile.hint(name, LISTING_FIELDS)}")
+    missing = [f for f in required if f not in value]
+    if missing:
+        raise ValueError(f"listing fields must include {', '.join(missing)}")
+    return value
+
+
 class Pagination(_Strict):
     """How result pages follow each other."""
 
     kind: Literal["next_link", "page_param", "infinite_scroll", "load_more", "json_api"]
     next: FieldSpec | None = None  # next_link / load_more over HTTP / json_api: next URL
-    button: str | None = None  # load_more in a browser: the button to click
-    end: str | None = None  # infinite_scroll: shown when the list is complete
+    button: Css | None = None  # load_more in a browser: the button to click
+    end: Css | None = None  # infinite_scroll: shown when the list is complete
     total_pages: FieldSpec | None = None  # page_param: where the page count is shown
     first_page: int = 1
     max_pages: int = Field(default=50, ge=1, le=1000)
@@ -111,26 +214,22 @@ class Search(_Strict):
 class ListingSpec(_Strict):
     """The listing card on a search page and where each field is inside it."""
 
-    card: str  # CSS selector (or a JSON path for json_api)
+    card: str  # CSS selector (or a JSON path for json_api), checked by the profile
     fields: dict[str, FieldSpec]
-    no_results: str | None = None  # CSS of the marketplace's "no results" message
+    no_results: Marker | None = None  # the marketplace's "no results" message
 
     @field_validator("fields", mode="before")
     @classmethod
     def _coerce(cls, value: Any) -> Any:
         return {k: _field(v) for k, v in value.items()} if isinstance(value, dict) else value
 
+    _no_results = field_validator("no_results", mode="before")(
+        classmethod(lambda cls, v: _field(v)))
+
     @field_validator("fields")
     @classmethod
     def _known(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        for name in value:
-            if name not in LISTING_FIELDS:
-                raise ValueError(f"unknown listing field {name!r}"
-                                 f"{yamlfile.hint(name, LISTING_FIELDS)}")
-        missing = [f for f in REQUIRED_FIELDS if f not in value]
-        if missing:
-            raise ValueError(f"listing fields must include {', '.join(missing)}")
-        return value
+        return _known_fields(value, REQUIRED_FIELDS)
 
 
 class Detail(_Strict):
@@ -142,19 +241,27 @@ class Detail(_Strict):
     _coerce = field_validator("fields", mode="before")(classmethod(
         lambda cls, v: {k: _field(x) for k, x in v.items()} if isinstance(v, dict) else v))
 
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        return _known_fields(value, ())
+
 
 class Blocked(_Strict):
-    """What a CAPTCHA, bot wall or login wall looks like on this marketplace."""
+    """What a CAPTCHA, bot wall or login wall looks like on this marketplace: any CSS
+    selector (``selectors``), XPath (``xpath``) or text (``text``, case-insensitive)
+    that is found means blocked. See ``crawler.markers``."""
 
-    selectors: list[str] = Field(default_factory=list)
-    text: list[str] = Field(default_factory=list)
+    selectors: list[Css] = Field(default_factory=list)
+    xpath: list[XPath] = Field(default_factory=list)
+    text: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
 
 
 class Removed(_Strict):
     """What a taken-down listing's page looks like: ``verify`` reads it as ``removed``."""
 
     status: list[int] = Field(default_factory=lambda: [404, 410])
-    selectors: list[str] = Field(default_factory=list)
+    selectors: list[Css] = Field(default_factory=list)
     text: list[str] = Field(default_factory=list)
 
 
@@ -162,7 +269,7 @@ class Evidence(_Strict):
     """How to photograph a listing page for evidence."""
 
     # a page whose scripts draw the listing: wait for this CSS selector before the shot
-    wait_for: str | None = None
+    wait_for: Css | None = None
 
 
 class Politeness(_Strict):
@@ -224,6 +331,20 @@ class MarketplaceProfile(_Strict):
                     "'jsonpath' is only for json_api profiles; use css or xpath"))
         if json_api and self.search.render != "http":
             raise ValueError("a json_api profile fetches JSON over HTTP: use render: http")
+        if not json_api and (problem := css_problem(self.listing.card)) is not None:
+            raise ValueError(f"listing.card: {problem}")  # yamlfile.problems locates it
+        return self
+
+    @model_validator(mode="after")
+    def _search_fetchable(self) -> MarketplaceProfile:
+        try:
+            url = self.search_url("brandsweep")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"search.url: {self.search.url!r} does not format ({exc}); "
+                             "its placeholders are {base_url}, {keyword}, {page} and "
+                             "{offset} (write {{ and }} for braces)") from exc
+        if (why := urls.for_profile(self).refusal(url)) is not None:
+            raise ValueError(f"search.url: {url} may not be fetched: {why}")
         return self
 
     def search_url(self, keyword: str, page: int | None = None, offset: int = 0) -> str:
@@ -239,8 +360,12 @@ class MarketplaceProfile(_Strict):
 def load_profile(path: Path) -> MarketplaceProfile:
     """Load and validate one profile file."""
     doc = yamlfile.load(path)
+    if doc is None:
+        raise ConfigError([f"{path}:1:1: the file is empty; a marketplace profile is a "
+                           "mapping of fields (see README, Marketplace profiles)"])
     if not isinstance(doc, dict):
-        raise ConfigError([f"{path}:1:1: a marketplace profile is a mapping of fields"])
+        raise ConfigError([f"{path}:1:1: a marketplace profile is a mapping of fields, "
+                           f"not {'a list' if isinstance(doc, list) else 'a single value'}"])
     try:
         base = yamlfile.interpolate(str(doc.get("base_url", "")))
     except KeyError as exc:
@@ -248,14 +373,30 @@ def load_profile(path: Path) -> MarketplaceProfile:
                            f"environment variable {exc.args[0]} is not set and has no "
                            "default (write ${NAME:-default})"]) from exc
     data = dict(doc) | {"base_url": base, "source": str(path)}
+    early = _card_problems(path, doc)  # with the others, not only once they are fixed
     try:
         profile = MarketplaceProfile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(yamlfile.problems(path, doc, exc, MarketplaceProfile)) from exc
+        found = [*early, *yamlfile.problems(path, doc, exc, MarketplaceProfile)]
+        raise ConfigError(list(dict.fromkeys(found))) from exc
     if profile.name != path.stem:
         raise ConfigError([f"{yamlfile.where(path, doc, ('name',))}: name: {profile.name!r} "
                            f"must match the file name {path.stem!r}"])
     return profile
+
+
+def _card_problems(path: Path, doc: Any) -> list[str]:
+    """The listing card's selector checked in the raw document: the model checks it only
+    once every field is valid (the card is a JSON path for json_api profiles)."""
+    search, listing = doc.get("search"), doc.get("listing")
+    pagination = search.get("pagination") if isinstance(search, dict) else None
+    kind = pagination.get("kind") if isinstance(pagination, dict) else None
+    card = listing.get("card") if isinstance(listing, dict) else None
+    if kind == "json_api" or not isinstance(card, str):
+        return []
+    problem = css_problem(card)
+    return [] if problem is None else [
+        f"{yamlfile.where(path, doc, ('listing', 'card'))}: listing.card: {problem}"]
 
 
 def load_profiles(extra_dirs: list[Path] | None = None) -> dict[str, MarketplaceProfile]:

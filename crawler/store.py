@@ -8,16 +8,20 @@ leaves either all of a batch or none of it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
+from crawler.exceptions import StoreUnusable
 from crawler.items import Listing
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -141,16 +145,90 @@ def _progress(db: sqlite_utils.Database) -> None:
     db.table("sweeps").add_column("resumes", int)
 
 
+# -- a store that cannot be used (begin) ----------------------------------------------------
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_T = TypeVar("_T")
+
+
+def check_path(path: Path) -> None:
+    """Raise ``StoreUnusable`` when ``path`` cannot be a store: a folder, in a missing or
+    unwritable folder, read-only, or a file that is not SQLite (an empty file is fine:
+    SQLite makes it a database)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise StoreUnusable(f"{path}: is a folder; --db names the store's file, e.g. "
+                            f"{path / 'brandsweep.db'}")
+    if not folder.is_dir():
+        raise StoreUnusable(f"{path}: the folder {folder} does not exist; create it or "
+                            "pass another --db")
+    try:  # a real write, not os.access: root passes that test on any folder
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise StoreUnusable(f"{path}: cannot write in the folder {folder} (SQLite keeps "
+                            "its journal next to the store); pass --db in a folder you "
+                            f"can write ({exc.strerror})") from exc
+    if not path.exists():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreUnusable(f"{path}: cannot read the store: {exc.strerror}; check its "
+                            "permissions or pass another --db") from exc
+    if head and head != _SQLITE_MAGIC:
+        raise StoreUnusable(f"{path}: is not a SQLite database (brandsweep's store); "
+                            "pass --db naming a store or a new file")
+    if not os.access(path, os.W_OK):
+        raise StoreUnusable(f"{path}: the store is read-only; make it writable (chmod u+w) "
+                            "or pass another --db")
+
+
+def _unusable(path: object, exc: sqlite3.Error) -> StoreUnusable:
+    """Our own error for what SQLite says about a store it cannot use."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        what = ("is locked by another process (a sweep still running?); wait for it to "
+                "finish or pass another --db")
+    elif "readonly" in text or "read-only" in text:
+        what = "the store is read-only; make it and its folder writable or pass another --db"
+    elif "not a database" in text or "malformed" in text:
+        what = ("is not a SQLite database, or is damaged; pass --db naming a store or a "
+                "new file")
+    elif "unable to open" in text:
+        what = "SQLite cannot open it; check that it is a file in a folder you can write"
+    else:
+        what = f"SQLite cannot use it ({text}); check the file or pass another --db"
+    return StoreUnusable(f"{path}: {what}")
+
+
+def _store_errors(method: Callable[..., _T]) -> Callable[..., _T]:
+    """SQLite errors while opening or migrating the store become ``StoreUnusable``."""
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _unusable(getattr(self, "path", args[0] if args else "--db"), exc) from exc
+    return wrapper
+
+# -- a store that cannot be used (end) ------------------------------------------------------
+
+
 class Store:
     """One SQLite file. Open it, ``migrate()``, then record sweeps and listings."""
 
+    @_store_errors
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        check_path(self.path)  # our own one-line error before SQLite's
         self.db = sqlite_utils.Database(self.path)
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")  # WAL makes NORMAL crash-safe
 
+    @_store_errors
     def migrate(self) -> list[str]:
         """Apply migrations not yet recorded; return the names applied."""
         applied = set()

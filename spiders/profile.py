@@ -17,7 +17,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler import extract
+from crawler import extract, markers
 from crawler.browser_pages import ContextRotation, settle
 from crawler.items import Listing
 from crawler.normalize import clean_text, parse_int, parse_price
@@ -147,8 +147,7 @@ class ProfileSpider(scrapy.Spider):
 
     def _no_cards(self, response: Response) -> Iterator[Any]:
         meta = response.meta
-        no_results = self.profile.listing.no_results
-        if no_results and response.css(no_results):
+        if markers.no_results_shown(self.profile, response):
             self.health.no_results.append(meta["keyword"])
             return
         if meta["page"] > 1 and self.profile.search.pagination.kind == "page_param":
@@ -233,14 +232,9 @@ class ProfileSpider(scrapy.Spider):
     def _check_blocked(self, response: Response) -> None:
         if not isinstance(response, TextResponse):
             return
-        blocked = self.profile.blocked
         ctype = response.headers.get(b"Content-Type") or b"text/html"
-        is_html = b"html" in ctype.lower()
-        hit = next((s for s in blocked.selectors if is_html and not extract.cannot_match(
-            s, response.text) and extract.select(s, response)), None)
-        if hit is None and blocked.text:
-            body = response.text.casefold()
-            hit = next((t for t in blocked.text if t.casefold() in body), None)
+        hit = markers.blocked_marker(self.profile, response.text,
+                                     ctype.decode("latin-1"), page=response)
         if hit is not None:
             self._fail("blocked", f"{response.url}: blocked page ({hit!r} found); the "
                        "marketplace is showing a CAPTCHA or bot wall, slow down or retry later")

@@ -67,3 +67,77 @@ def test_check_unknown_marketplace_exit_2() -> None:
     done = run(None, "check", "ebay", "--keyword", "x")
     assert done.returncode == 2
     assert done.stderr.startswith("Error: unknown marketplace 'ebay'")
+
+
+def test_check_with_a_bad_selector_is_one_line_exit_2(tmp_path: Path) -> None:
+    bazaar = (Path(__file__).parent.parent / "spiders" / "marketplaces" / "bazaar.yaml")
+    (tmp_path / "bazaar.yaml").write_text(bazaar.read_text().replace(
+        "  card: li.s-item", "  card: div[["))
+    done = run(None, "check", "bazaar", "--keyword", "x", "--marketplaces", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"Error: {tmp_path / 'bazaar.yaml'}:16:3: listing.card: CSS selector 'div[[' does "
+        "not parse: Expected ident or '*', got <DELIM '[' at 4>"]
+
+
+def _check_against_a_redirect(*extra: str) -> subprocess.CompletedProcess[str]:
+    """``marketplaces check tradehub`` against a server whose every page redirects to
+    another host."""
+    import http.server
+    import threading
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.example/phish")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=f"http://127.0.0.1:{server.server_port}")
+        return subprocess.run([SCRIPT, "marketplaces", "check", "tradehub", "--keyword", "x",
+                               *extra], capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_check_refuses_an_off_site_redirect() -> None:
+    done = _check_against_a_redirect()
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: http://127.0.0.1:"), lines
+    assert "redirects to http://elsewhere.example/phish, which the profile does not " \
+           "allow" in lines[0]
+
+
+@pytest.mark.browser
+def test_check_in_the_browser_refuses_an_off_site_redirect() -> None:
+    done = _check_against_a_redirect("--browser")
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: http://127.0.0.1:"), lines
+    assert "leads to http://elsewhere.example/phish (a redirect), which the profile does " \
+           "not allow" in lines[0]
+
+
+def test_check_reports_a_selector_that_fails_only_on_real_text(
+        fixture_server: FixtureServer, tmp_path: Path) -> None:
+    tradehub = Path(__file__).parent.parent / "spiders" / "marketplaces" / "tradehub.yaml"
+    text = tradehub.read_text()
+    start = text.index("    title:")
+    end = text.index("\n", start)
+    # an EXSLT regex that is not a literal is compiled (by Python's re) only on text
+    (tmp_path / "tradehub.yaml").write_text(
+        text[:start] + "    title: {xpath: \".//a[re:test(., concat('[', ''))]\"}" + text[end:])
+    done = run(fixture_server, "check", "tradehub", "--keyword", "acme", "--marketplaces",
+               str(tmp_path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"error: a selector of {tmp_path / 'tradehub.yaml'} fails on this page" in \
+        done.stdout

@@ -83,3 +83,51 @@ def test_unknown_marketplace_suggests(tmp_path: Path) -> None:
     with pytest.raises(UnknownMarketplace, match=r"unknown marketplace 'bazar'.*did you "
                                                  r"mean 'bazaar'"):
         select(load_profiles(), ["bazar"])
+
+
+def test_every_bad_selector_is_reported_at_once(tmp_path: Path) -> None:
+    broken = BAZAAR.replace("  card: li.s-item", "  card: li[[").replace(
+        "    title: .s-item__title::text", "    title: '//h3[[['").replace(
+        '  selectors: ["#captcha-form", ".g-recaptcha"]', '  selectors: ["#captcha-form", "a[["]'
+    ).replace('    description: "#desc p::text"', '    description: "p::txt"')
+    path = _write(tmp_path, broken)
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    problems = info.value.problems
+    assert f"{path}:16:3: listing.card: CSS selector 'li[[' does not parse" in problems[0]
+    assert any(p.startswith(f"{path}:21:5: listing.fields.title: XPath '//h3[[['")
+               for p in problems), problems
+    assert any(p.startswith(f"{path}:30:5: detail.fields.description: CSS selector "
+                            "'p::txt' does not parse") for p in problems), problems
+    assert any(p.startswith(f"{path}:32:") and "blocked.selectors.1: CSS selector 'a[['"
+               in p for p in problems), problems
+    assert len(problems) == 4
+
+
+def test_parsel_extensions_are_valid_css(tmp_path: Path) -> None:
+    profile = load_profile(_write(tmp_path, BAZAAR))
+    assert profile.listing.fields["image_urls"].css == "img::attr(src)"
+
+
+@pytest.mark.parametrize(("written", "kind", "value"), [
+    (".none", "css", ".none"),
+    ("//p[@class='none']", "xpath", "//p[@class='none']"),
+    ("{css: p.none}", "css", "p.none"),
+    ("{xpath: '//p'}", "xpath", "//p"),
+    ("{text: No results for}", "text", "No results for"),
+])
+def test_no_results_takes_css_xpath_or_text(tmp_path: Path, written: str, kind: str,
+                                            value: str) -> None:
+    path = _write(tmp_path, BAZAAR.replace("  no_results: .srp-save-null-search",
+                                           f"  no_results: {written}"))
+    marker = load_profile(path).listing.no_results
+    assert marker is not None and getattr(marker, kind) == value
+
+
+def test_misspelt_detail_field_is_located(tmp_path: Path) -> None:
+    path = _write(tmp_path, BAZAAR.replace('    description: "#desc p::text"',
+                                           "    sellr: .seller::text"))
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    assert info.value.problems == [f"{path}:30:5: detail.fields.sellr: unknown listing "
+                                   "field 'sellr' (did you mean 'seller'?)"]

@@ -91,3 +91,44 @@ def test_a_dead_sweep_is_marked_interrupted(store: Store, tmp_path: Path) -> Non
     ours = store.start_sweep(kind="sweep", brand="acme", campaign=None, marketplaces=[],
                              keywords=[], max_pages=1)
     assert store.mark_interrupted() == 0 and store.sweep(ours)["status"] == "running"
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    from crawler.exceptions import StoreUnusable
+
+    for name, content in (("notes.db", b"my notes\n"), ("image.db", b"\x89PNG\r\n\x1a\n")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(StoreUnusable, match=f"^{path}: is not a SQLite database"):
+            Store(path)
+        assert path.read_bytes() == content  # left as it was
+
+
+def test_a_folder_or_an_unwritable_place_is_refused(tmp_path: Path) -> None:
+    from crawler.exceptions import StoreUnusable
+
+    with pytest.raises(StoreUnusable, match="is a folder"):
+        Store(tmp_path)
+    with pytest.raises(StoreUnusable, match="does not exist"):
+        Store(tmp_path / "missing" / "x.db")
+    with pytest.raises(StoreUnusable, match="cannot write in the folder /proc"):
+        Store(Path("/proc/brandsweep-test.db"))
+
+
+def test_a_locked_store_is_our_own_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from crawler.exceptions import StoreUnusable
+
+    path = tmp_path / "locked.db"
+    store = Store(path)
+    store.db.execute("PRAGMA busy_timeout = 0")  # SQLite would wait 30 s for the lock
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("begin exclusive")
+    try:
+        with pytest.raises(StoreUnusable, match=f"^{path}: is locked by another process"):
+            store.migrate()
+    finally:
+        holder.execute("rollback")
+        holder.close()
+    assert store.migrate()  # once free, it migrates as ever

@@ -6,6 +6,7 @@ blocked or its extraction failed), 75 a sweep for the brand is already running.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,16 +18,40 @@ from crawler.cli.options import db_option as _db_option
 from crawler.cli.options import marketplaces_dir_option as _marketplaces_dir_option
 from crawler.exceptions import BrandsweepError
 
+DEBUG_ENV = "BRANDSWEEP_DEBUG"
+
 
 class BrandsweepGroup(click.Group):
-    """Turns our own exceptions into one-line errors with their documented exit code."""
+    """Turns our own exceptions into one-line errors with their documented exit code.
+
+    Anything else is a bug of ours: it is one line saying so (exit 1) too, so cron mail
+    and CI logs stay readable, unless ``BRANDSWEEP_DEBUG=1`` or ``-v`` asks for the
+    traceback. Bad input must never rely on this: it has exceptions of its own.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["brandsweep.args"] = list(args)  # to see a subcommand's -v on a crash
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        args: list[str] = ctx.meta.get("brandsweep.args", [])
         try:
             return super().invoke(ctx)
         except BrandsweepError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {' '.join(str(exc).split())}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            debug = os.environ.get(DEBUG_ENV, "") not in ("", "0") or any(
+                a in ("--verbose", "--debug") or (a.startswith("-v") and set(a[1:]) == {"v"})
+                for a in args)
+            if debug:
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            click.echo(f"Error: internal error ({type(exc).__name__}: {first}); please "
+                       f"report it, with the traceback that {DEBUG_ENV}=1 shows", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=BrandsweepGroup)
@@ -59,7 +84,10 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
     import json
 
     from crawler import summary
+    from crawler.store import check_path
     from crawler.sweep import SweepPlan, run
+
+    check_path(plan_kwargs["db"])  # before the sweep's lock, which lives next to it
 
     plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
     result = run(plan)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,10 @@ class _Compiler:
         path = self._file(spec.file, ("brand", "authorised_sellers", "file"))
         if path is None:
             return out
-        with path.open(newline="", encoding="utf-8") as f:
+        content = self._text(path, ("brand", "authorised_sellers", "file"))
+        if content is None:
+            return out
+        with io.StringIO(content, newline="") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or "seller" not in reader.fieldnames:
                 self.error(("brand", "authorised_sellers", "file"),
@@ -192,6 +196,15 @@ class _Compiler:
         self.digest.update(name.encode() + b"\0" + data)
         return path
 
+    def _text(self, path: Path, loc: tuple[int | str, ...]) -> str | None:
+        """A list or CSV file's text; a binary, non-UTF-8 or huge one is a problem
+        reported at the rule set's line that names it."""
+        try:
+            return yamlfile.read_text(path)
+        except ConfigError as exc:
+            self.error(loc, "; ".join(exc.problems))
+            return None
+
     # -- lists ----------------------------------------------------------------------------
 
     def _list(self, name: str, spec: TermList) -> None:
@@ -199,10 +212,11 @@ class _Compiler:
             (t, ("lists", name, "terms", i)) for i, t in enumerate(spec.terms)]
         if spec.file:
             path = self._file(spec.file, ("lists", name, "file"))
-            if path is not None:
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    term = (line.split("#", 1)[0].strip()
-                            if spec.match not in ("regex", "raw") else line)
+            content = self._text(path, ("lists", name, "file")) if path else None
+            if content is not None:
+                for line in content.splitlines():
+                    term = (line.split("#", 1)[0].strip() if spec.match not in ("regex", "raw")
+                            else line)
                     if term.strip():
                         entries.append((term, ("lists", name, "file")))
         terms = []
