@@ -198,3 +198,10 @@ def test_backtest_without_rules_compares_the_file_with_the_stored_verdicts(
     result = CliRunner(env={"BRANDSWEEP_RULES": str(tmp_path)}).invoke(
         cli, ["rules", "backtest", "--brand", "acme", "--db", str(db)])
     assert "against the verdicts in the store" in result.output
+
+
+def test_score_with_a_binary_truth_file_is_one_line(tmp_path: Path) -> None:
+    truth = tmp_path / "truth.jsonl"
+    truth.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(truth))
+    assert code == 2 and "is not UTF-8" in out and "Traceback" not in out

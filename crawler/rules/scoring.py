@@ -59,6 +59,9 @@ def read_truth(path: Path) -> list[dict[str, Any]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: byte {exc.start} is not UTF-8: a truth file is JSON "
+                           "lines (python -m fixtures truth > truth.jsonl)"]) from exc
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
