@@ -17,6 +17,7 @@ from parsel import Selector
 
 from crawler import extract, markers, urls
 from crawler.exceptions import UrlRefused
+from crawler.normalize import parse_price
 from crawler.profiles import MarketplaceProfile
 from crawler.settings import DEFAULTS
 
@@ -37,11 +38,16 @@ class CheckReport:
     next_page: str | None = None
     error: str | None = None
     hint: str | None = None
+    # --detail: the first card's own page and what the profile's detail fields find there
+    detail_url: str | None = None
+    detail_status: int = 0
+    detail: dict[str, extract.Value] = field(default_factory=dict)
+    detail_error: str | None = None
 
     @property
     def ok(self) -> bool:
         required = ("listing_id", "url", "title")
-        return not self.error and not self.blocked and (
+        return not self.error and not self.blocked and not self.detail_error and (
             self.no_results or (self.cards > 0 and all(
                 self.fill.get(f, 0) == self.cards for f in required)))
 
@@ -62,12 +68,36 @@ class CheckReport:
             out.append(f"  {name:<16} {self.fill.get(name, 0):>3}/{self.cards}  {where}")
         for i, sample in enumerate(self.samples, 1):
             out.append(f"  card {i}:")
-            out.extend(f"    {k}: {v!r}" for k, v in sample.items())
+            out.extend(self._value_lines(sample))
+        if self.detail_url or self.detail_error:
+            out.append(f"  detail page: {self.detail_url or '-'}"
+                       + (f" (HTTP {self.detail_status})" if self.detail_status else ""))
+            if self.detail_error:
+                out.append(f"    error: {self.detail_error}")
+            for name, spec in self.profile.detail.fields.items():
+                where = spec.css or spec.xpath or spec.jsonld or spec.jsonpath
+                found = "found" if self.detail.get(name) not in (None, []) else "MISSING"
+                out.append(f"    {name:<16} {found:<8} {where}")
+            out.extend(self._value_lines(self.detail))
         if self.next_page:
             out.append(f"  next page: {self.next_page}")
         if self.hint:
             out.append(f"  hint: {self.hint}")
         out.append("  result: " + ("ok" if self.ok else "PROBLEM: fix the selectors above"))
+        return out
+
+
+    def _value_lines(self, values: dict[str, extract.Value]) -> list[str]:
+        """Each value as extracted; a price also as brandsweep reads it."""
+        out = []
+        for k, v in values.items():
+            line = f"    {k}: {v!r}"
+            if k == "price" and isinstance(v, str):
+                low, high, currency = parse_price(v, self.profile.currency)
+                read = "no price" if low is None else (
+                    f"{low}{f' - {high}' if high is not None else ''} {currency}")
+                line += f"  -> {read}"
+            out.append(line)
         return out
 
 
@@ -155,8 +185,9 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
 
 
 def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = None,
-        timeout: float = 30) -> CheckReport:
-    """Fetch the first search page for ``keyword`` and report what extraction finds."""
+        timeout: float = 30, detail: bool = False) -> CheckReport:
+    """Fetch the first search page for ``keyword`` and report what extraction finds;
+    with ``detail``, also the first card's own page and what the detail fields find."""
     import asyncio
 
     url = profile.search_url(keyword)
@@ -185,7 +216,40 @@ def run(profile: MarketplaceProfile, keyword: str, use_browser: bool | None = No
     except (etree.XPathError, re.error) as exc:  # an EXSLT regex fails on real text only
         report.error = (f"a selector of {profile.source or profile.name} fails on this "
                         f"page: {exc}; fix it and check again")
+    if detail and not report.error:
+        _detail(report, policy, timeout)
     return report
+
+
+def _detail(report: CheckReport, policy: urls.UrlPolicy, timeout: float) -> None:
+    """Fetch the first card's page over HTTP (as sweeps do) and read its detail fields."""
+    profile = report.profile
+    first = report.samples[0].get("url") if report.samples else None
+    if not isinstance(first, str) or not first:
+        report.detail_error = "no card with a URL on this page, so no detail page to check"
+        return
+    url = urljoin(report.url, first)
+    report.detail_url = url
+    if not profile.detail.fields:
+        report.detail_error = (f"{profile.source or profile.name} has no detail.fields: "
+                               "add the fields to read from a listing's own page")
+        return
+    if (why := policy.refusal(url)) is not None:
+        raise UrlRefused(f"{report.url}: the first card links to {url}, which may not be "
+                         f"fetched: {why}")
+    try:
+        report.detail_status, html = _http(url, timeout, policy)
+    except (URLError, OSError, TimeoutError) as exc:
+        report.detail_error = f"cannot fetch {url}: {exc}"
+        return
+    sel = Selector(text=html)
+    if (hit := markers.blocked_marker(profile, html, page=sel)) is not None:
+        report.detail_error = f"blocked page ({hit!r} found)"
+        return
+    try:
+        report.detail = extract.fields(profile.detail.fields, sel, extract.json_ld(sel))
+    except (etree.XPathError, re.error) as exc:
+        report.detail_error = f"a detail selector fails on this page: {exc}"
 
 
 def _read(report: CheckReport, html: str, browser: bool) -> None:

@@ -141,3 +141,24 @@ def test_check_reports_a_selector_that_fails_only_on_real_text(
     assert "Traceback" not in done.stdout + done.stderr
     assert f"error: a selector of {tmp_path / 'tradehub.yaml'} fails on this page" in \
         done.stdout
+
+
+def test_check_detail_shows_every_detail_field_and_the_parsed_price(
+        fixture_server: FixtureServer) -> None:
+    """Rough edge: check showed only search-card fields, and prices only as raw text."""
+    done = run(fixture_server, "check", "megamart", "--keyword", "acme", "--detail")
+    assert done.returncode == 0, done.stdout
+    out = done.stdout
+    assert f"detail page: {fixture_server.url}/megamart/" in out and "(HTTP 200)" in out
+    for name in ("seller", "seller_location", "description"):
+        assert any(line.split()[:2] == [name, "found"] for line in out.splitlines()), out
+    assert "GBP" in out and "    price: '£" in out and "-> " in out
+    # the price as brandsweep stores it, beside the text the page shows
+    price_line = next(line for line in out.splitlines() if line.startswith("    price: "))
+    assert price_line.endswith(" GBP")
+
+
+def test_check_detail_without_detail_fields_says_so(fixture_server: FixtureServer) -> None:
+    done = run(fixture_server, "check", "tradehub", "--keyword", "acme", "--detail")
+    assert done.returncode == 3
+    assert "detail page: " in done.stdout and "has no detail.fields" in done.stdout

@@ -180,14 +180,17 @@ def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
 @click.option("--keyword", required=True, help="The keyword to search for.")
 @click.option("--browser/--http", "use_browser", default=None,
               help="Force the browser or plain HTTP (default: the profile's render mode).")
+@click.option("--detail", is_flag=True,
+              help="Also fetch the first card's own page and show every detail field.")
 @_marketplaces_dir_option
-def marketplaces_check(name: str, keyword: str, use_browser: bool | None,
+def marketplaces_check(name: str, keyword: str, use_browser: bool | None, detail: bool,
                        marketplaces_dir: tuple[Path, ...]) -> None:
-    """Fetch one search page and show what each selector extracted."""
+    """Fetch one search page and show what each selector extracted (a price also as
+    brandsweep reads it); with --detail, the first listing's own page too."""
     from crawler import check, profiles
 
     profile = profiles.select(profiles.load_profiles(list(marketplaces_dir)), [name])[0]
-    report = check.run(profile, keyword, use_browser)
+    report = check.run(profile, keyword, use_browser, detail=detail)
     for line in report.lines():
         click.echo(line)
     sys.exit(report.exit_code)
