@@ -99,3 +99,10 @@ class SweepLocked(BrandsweepError):
     """Raised by ``scheduling.lock`` when a sweep of the same brand is already running."""
 
     exit_code = 75  # EX_TEMPFAIL: cron may simply try again next time
+
+
+class WorkbenchExposed(BrandsweepError):
+    """Raised by ``brandsweep serve`` when asked to listen beyond loopback without an
+    access token: the workbench would let anyone on the network decide cases."""
+
+    exit_code = 2
