@@ -11,8 +11,10 @@
   var pageKind = main ? main.getAttribute("data-page") : null;
   var cursorId = null;
   var cursorIndex = 0;
+  var wantId = null;  // where the cursor goes once a fresh fragment shows that case
   var selected = new Set();
   var pending = new Set();  // ids with a decision on its way: kept hidden in the queue
+  var decided = new Set();  // ids decided here: a queue fragment older than that is stale
   var chain = Promise.resolve();
   var dismissIds = null;
 
@@ -59,6 +61,9 @@
       return post(action, ids, reason).then(function (data) {
         if (action === "undo") { stack.pop(); } else { stack.push({ action: action, ids: data.done }); }
         saveStack(stack);
+        data.done.forEach(function (id) {
+          if (action === "undo") { decided.delete(id); } else { decided.add(id); }
+        });
         flash(data.done.length + (data.done.length === 1 ? " case " : " cases ") +
               (action === "undo" ? "back to " + data.statuses[data.done[0]] : action + "ed"));
         if (after) { after(data); }
@@ -82,13 +87,18 @@
     var ids = [];
     Array.prototype.forEach.call(all, function (tr) {
       var id = Number(tr.getAttribute("data-id"));
-      tr.classList.toggle("decided", pending.has(id));
+      var hidden = pending.has(id) || (decided.has(id) && tr.getAttribute("data-status") === "open");
+      tr.classList.toggle("decided", hidden);
       tr.classList.toggle("selected", selected.has(id));
       tr.classList.remove("cursor");
-      if (!pending.has(id)) { ids.push(id); }
+      if (!hidden) { ids.push(id); }
     });
     var visible = rows();
     if (!visible.length) { cursorId = null; return; }
+    if (wantId !== null && visible.some(function (tr) { return Number(tr.getAttribute("data-id")) === wantId; })) {
+      cursorId = wantId;
+      wantId = null;
+    }
     var at = visible.findIndex(function (tr) { return Number(tr.getAttribute("data-id")) === cursorId; });
     if (at < 0) { at = Math.min(cursorIndex, visible.length - 1); }
     cursorIndex = at;
@@ -100,6 +110,7 @@
   function move(step) {
     var visible = rows();
     if (!visible.length) { return; }
+    wantId = null;
     cursorIndex = Math.max(0, Math.min(visible.length - 1, cursorIndex + step));
     cursorId = Number(visible[cursorIndex].getAttribute("data-id"));
     paint();
@@ -120,6 +131,7 @@
 
   function decideQueue(action, ids, reason) {
     if (!ids.length) { flash("nothing selected: x selects a case, a every case shown", true); return; }
+    wantId = null;
     ids.forEach(function (id) { pending.add(id); selected.delete(id); });
     paint();
     enqueue(action, ids, reason);
@@ -234,7 +246,7 @@
         case "d": askReason(one); break;
         case "C": decideQueue("confirm", selection()); break;
         case "D": askReason(selection()); break;
-        case "u": enqueue("undo", [], "", function (data) { cursorId = data.done[0]; }); break;
+        case "u": enqueue("undo", [], "", function (data) { wantId = data.done[0]; }); break;
         case "x": if (id !== null) { if (selected.has(id)) { selected.delete(id); } else { selected.add(id); } paint(); } break;
         case "a": rows().forEach(function (tr) { selected.add(Number(tr.getAttribute("data-id"))); }); paint(); break;
         case "s": if (row) { sellerView(row.getAttribute("data-seller"), row.getAttribute("data-marketplace")); } else { sellerView("", ""); } break;
