@@ -47,6 +47,7 @@ def serve(host: str, port: int, user: str | None, token: str | None,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
+        sock.listen(128)  # connections wait in the backlog until uvicorn has started
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; "
@@ -78,6 +79,7 @@ def browse(port: int, db: Path) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind(("127.0.0.1", port))
+        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; "

@@ -35,6 +35,7 @@ class EvidencePlugin:
     file the store names for that case, and only inside the evidence folder."""
 
     def __init__(self, db: Path) -> None:
+        self.__name__ = PLUGIN_NAME  # how Datasette lists a plugin
         self.db = db
         self.base = ev.folder(db).resolve()
 
@@ -42,9 +43,12 @@ class EvidencePlugin:
     def render_cell(self, row: Any, value: Any, column: str, table: str | None) -> Any:
         if table != "evidence" or column != "screenshot" or not value:
             return None
-        url = f"/-/evidence/{int(row['case_id'])}/screenshot"
+        case_id = row["case_id"]
+        if isinstance(case_id, dict):  # a foreign key Datasette expanded to its label
+            case_id = case_id.get("value")
+        url = f"/-/evidence/{int(case_id)}/screenshot"
         return Markup('<a href="{0}"><img src="{0}" alt="screenshot of case {1}" '
-                      'width="240" loading="lazy"></a>').format(url, int(row["case_id"]))
+                      'width="240" loading="lazy"></a>').format(url, int(case_id))
 
     @hookimpl
     def register_routes(self) -> list[tuple[str, Any]]:
