@@ -143,9 +143,11 @@ def _progress(db: sqlite_utils.Database) -> None:
 
 @migration("0006_workbench_indexes")
 def _workbench_indexes(db: sqlite_utils.Database) -> None:
-    # the workbench's queue sorts a status's cases by score and filters by seller; a
-    # seller's other cases and a case's notices are looked up on every case page
-    db.table("cases").create_index(["status", "score"], if_not_exists=True)
+    # the workbench's queue: a status's cases by score (ties oldest first) and counted
+    # per stage; a seller's other cases, a relisting and a case's notices on every case
+    # page (bench/review_ui.py measures them)
+    db.execute("create index if not exists idx_cases_queue on cases (status, score desc, id)")
+    db.table("cases").create_index(["status", "stage"], if_not_exists=True)
     db.table("cases").create_index(["relisted_from"], if_not_exists=True)
     db.table("listings").create_index(["seller"], if_not_exists=True)
     db.table("notice_items").create_index(["case_id"], if_not_exists=True)

@@ -28,7 +28,7 @@ WAIT = 20.0  # seconds a step may take before the test gives up on it
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """The app under uvicorn in a thread, on a free loopback port."""
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from crawler.web.pricing import RuleSets
 from crawler.web.security import Guard
 
 WEB_DIR = Path(__file__).resolve().parent
+FACETS_TTL = 30.0
 # the reasons an analyst most often dismisses for, on number keys 1-9
 QUICK_REASONS = (
     "authorised seller",
@@ -51,6 +53,15 @@ class Workbench:
     csrf: str
     rule_sets: RuleSets
     _local: threading.local = field(default_factory=threading.local)
+    _facets: tuple[float, dict[str, list[str]]] | None = None
+
+    def facets(self) -> dict[str, list[str]]:
+        """The filter menus' values, worked out at most every ``FACETS_TTL`` seconds:
+        three scans of the cases that need not run on every page."""
+        at = time.monotonic()
+        if self._facets is None or at - self._facets[0] > FACETS_TTL:
+            self._facets = (at, self.store().case_facets())
+        return self._facets[1]
 
     def store(self) -> Store:
         store: Store | None = getattr(self._local, "store", None)

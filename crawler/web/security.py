@@ -12,11 +12,10 @@ from __future__ import annotations
 import hmac
 from urllib.parse import urlencode
 
-from starlette.datastructures import URL
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import URL, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOKEN_COOKIE = "brandsweep_token"  # noqa: S105  (a cookie name, not a secret)
 CSRF_HEADER = "x-csrf-token"
@@ -31,24 +30,39 @@ SNAPSHOT_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src
                 "frame-ancestors 'self'")
 
 
-class Guard(BaseHTTPMiddleware):
-    """Token, Host and CSRF checks, and the security headers on every response."""
+class Guard:
+    """Token, Host and CSRF checks, and the security headers on every response (plain
+    ASGI: no task per request, as a ``BaseHTTPMiddleware`` would start)."""
 
     def __init__(self, app: ASGIApp, *, token: str | None, csrf: str,
                  local_only: bool) -> None:
-        super().__init__(app)
+        self.app = app
         self.token = token
         self.csrf = csrf
         self.local_only = local_only
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint
-                       ) -> Response:
-        refused = self._refusal(request)
-        if isinstance(refused, Response):
-            response = refused
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def hardened(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "content-security-policy" not in headers:
+                    headers["content-security-policy"] = PAGE_CSP
+                if "cache-control" not in headers:
+                    headers["cache-control"] = "no-store"
+                headers["x-frame-options"] = "SAMEORIGIN"
+                headers["x-content-type-options"] = "nosniff"
+                headers["referrer-policy"] = "no-referrer"
+            await send(message)
+
+        refused = self._refusal(Request(scope))
+        if refused is not None:
+            await refused(scope, receive, hardened)
         else:
-            response = await call_next(request)
-        return _harden(response)
+            await self.app(scope, receive, hardened)
 
     def _refusal(self, request: Request) -> Response | None:
         host = (request.headers.get("host") or "").rsplit(":", 1)[0]
@@ -81,13 +95,3 @@ class Guard(BaseHTTPMiddleware):
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _harden(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("content-security-policy", PAGE_CSP)
-    headers["x-frame-options"] = "SAMEORIGIN"
-    headers["x-content-type-options"] = "nosniff"
-    headers["referrer-policy"] = "no-referrer"
-    headers.setdefault("cache-control", "no-store")
-    return response

@@ -27,7 +27,7 @@ async def listings_page(request: Request) -> Response:
     return page(request, "listings.html", rows=rows[:PAGE_SIZE],
                 more=len(rows) > PAGE_SIZE, offset=offset, page_size=PAGE_SIZE,
                 q=q.get("q", ""), unstaged=q.get("unstaged") == "1", filters=chosen,
-                facets=store.case_facets())
+                facets=bench.facets())
 
 
 routes = [Route("/listings", listings_page)]

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from crawler.cases import STATUSES
 from crawler.web.app import Workbench, page
 
-PAGE_SIZE = 200
+PAGE_SIZE = 100  # rows per page: the keyboard walks them, `next` pages on
 FILTERS = ("brand", "marketplace", "stage", "status", "seller")
 
 
@@ -40,7 +40,7 @@ def _data(request: Request) -> dict[str, Any]:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     grouped = request.query_params.get("group") == "seller"
-    groups: list[tuple[str, list[dict[str, Any]]]] = []
+    groups: list[tuple[str | None, list[dict[str, Any]]]] = [(None, rows)]
     if grouped:
         # a seller's cases together, sellers with the highest-scoring case first
         order: dict[tuple[str, str], int] = {}
@@ -59,7 +59,7 @@ def _data(request: Request) -> dict[str, Any]:
 
 async def queue_page(request: Request) -> Response:
     bench: Workbench = request.app.state.bench
-    return page(request, "queue.html", facets=bench.store().case_facets(),
+    return page(request, "queue.html", facets=bench.facets(),
                 statuses=STATUSES, **_data(request))
 
 
