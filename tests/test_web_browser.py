@@ -202,3 +202,21 @@ def test_triage_fifty_cases_by_keyboard(tmp_path: Path, page: Any) -> None:
     assert stored == status
     assert set(status.values()) == {"confirmed", "dismissed"}
     assert len(got) > CASES  # every case decided, some of them twice
+
+
+def test_mark_a_notice_submitted_from_the_notices_page(tmp_path: Path, page: Any) -> None:
+    db = tmp_path / "demo.db"
+    demo_store(db)
+    page.on("dialog", lambda d: d.accept())  # the "sent it?" question
+    with serving(create_app(db, "ana")) as url:
+        page.goto(f"{url}/notices")
+        page.get_by_role("button", name="mark submitted").click()
+        page.wait_for_selector("text=No draft notices.")
+        page.goto(f"{url}/notices?status=submitted")
+        assert page.locator("td.status").all_inner_texts() == ["submitted"]
+    con = sqlite3.connect(db)
+    assert con.execute("select status, submitted_by from notices").fetchall() == \
+        [("submitted", "ana")]
+    assert con.execute("select count(*) from case_events where action = 'submit' and "
+                       "by = 'ana'").fetchone() == (1,)
+    con.close()
