@@ -117,3 +117,17 @@ def test_listings_every_listing_with_its_verdict(db: Path) -> None:
     both = runner.invoke(cli, ["listings", "--db", str(db), "--stage", "review",
                                "--unstaged"])
     assert both.exit_code == 2
+
+
+def test_review_undo_takes_back_a_decision(db: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["review", "confirm", "1", "--reason", "ok", "--by", "ana",
+                               "--db", str(db)]).exit_code == 0
+    undone = runner.invoke(cli, ["review", "undo", "1", "--by", "ana", "--db", str(db)])
+    assert undone.exit_code == 0 and undone.output == "1 cases undone\n"
+    again = runner.invoke(cli, ["review", "undo", "1", "--db", str(db)])
+    assert again.exit_code == 1 and again.output.startswith("Error: case 1 is open")
+    shown = json.loads(runner.invoke(cli, ["review", "show", "1", "--json", "--db",
+                                           str(db)]).output)
+    assert [e["action"] for e in shown["events"]][-2:] == ["confirm", "undo"]
+    assert shown["status"] == "open"
