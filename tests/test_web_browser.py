@@ -169,6 +169,12 @@ def test_triage_fifty_cases_by_keyboard(tmp_path: Path, page: Any) -> None:
         press("q")
         page.wait_for_url(f"{url}/queue")
 
+        # two cases selected and dismissed together: x, j, x, D, 5
+        chosen = visible()[:2]
+        press("x", "j", "x", "D", "5")
+        expected += [(i, "dismiss", "open", "dismissed", QUICK_REASONS[4]) for i in chosen]
+        wait_decisions(db, 17)
+
         # the rest: confirm and dismiss in turn, reasons by number key
         n = 0
         while page.locator("tr.case.cursor").count():
