@@ -432,18 +432,21 @@ class Store:
                 params.append(value)
         if unstaged:
             where.append("e.stage is null")
+        source, order = "listings l", "l.marketplace, l.listing_id, e.brand"
         if search is not None and search.split():
-            where.append("l.rowid in (select rowid from listings_fts where listings_fts "
-                         "match ?)")
+            # driven by the full-text index, best matches first
+            source = "listings_fts f join listings l on l.rowid = f.rowid"
+            order = "f.rank, l.marketplace, l.listing_id, e.brand"
+            where.append("listings_fts match ?")
             params.append(fts_words(search))
         # only constant SQL is formatted in; every value is bound
         sql = ("select l.marketplace, l.listing_id, l.title, l.price, l.currency, l.seller, "  # noqa: S608
                "l.url, l.last_seen, e.brand, e.stage, e.score, c.id as case_id, "
-               "c.status as case_status from listings l left join evaluations e on "
+               f"c.status as case_status from {source} left join evaluations e on "
                f"e.marketplace = l.marketplace and e.listing_id = l.listing_id{join_brand} "
                "left join cases c on c.brand = e.brand and c.marketplace = l.marketplace "
                f"and c.listing_id = l.listing_id where {' and '.join(where)} "
-               "order by l.marketplace, l.listing_id, e.brand")
+               f"order by {order}")
         if limit is not None:
             sql += " limit ? offset ?"
             params += [limit, offset]

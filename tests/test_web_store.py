@@ -177,6 +177,10 @@ def test_listings_with_verdicts_searches_every_listing(store: Store) -> None:
     assert store.listings_with_verdicts(search='"unbalanced OR * NEAR(') == []
     assert fts_words('a "b" c') == '"a" """b""" "c"'
     assert store.listings_with_verdicts(stage="takedown", marketplace="megamart")
+    both = store.listings_with_verdicts(search="replica", brand="acme",
+                                        marketplace="megamart", stage="takedown")
+    assert both and {(r["marketplace"], r["brand"], r["stage"]) for r in both} == \
+        {("megamart", "acme", "takedown")}
 
 
 def test_undo_takes_back_decisions_one_by_one(store: Store) -> None:
