@@ -242,3 +242,52 @@ def case(store: Store, case_id: int) -> dict[str, Any]:
         "select at, by, action, from_status, to_status, reason from case_events "
         "where case_id = ? order by id", [case_id]))
     return out
+
+
+# decisions a person takes back with ``undo``; the rest (notice, submit, ...) have their
+# own paper trail outside the store and are not undone here
+UNDOABLE = frozenset({"confirm", "dismiss", "reopen"})
+
+
+def undo(store: Store, case_ids: Iterable[int], by: str) -> list[int]:
+    """Take back each case's last decision (confirm, dismiss or reopen): the case goes
+    back to the status it had, with a new ``undo`` event (nothing is deleted). All or
+    none; return the ids."""
+    ids = list(dict.fromkeys(case_ids))
+    at = now()
+    conn = store.db.conn
+    with conn:
+        for case_id in ids:
+            row = conn.execute("select status from cases where id = ?", [case_id]).fetchone()
+            if row is None:
+                raise UnknownCase(f"no case {case_id} in {store.path}; `brandsweep review "
+                                  "list` shows the cases")
+            last = _last_decision(conn, case_id)
+            if last is None or last[3] != row[0]:
+                raise CaseStateError(
+                    f"case {case_id} is {row[0]} and has no confirm, dismiss or reopen "
+                    "left to undo since its last other change; nothing was changed")
+            conn.execute("update cases set status = ?, updated_at = ? where id = ?",
+                         [last[2], at, case_id])
+            _event(conn, case_id, by, "undo", row[0], last[2],
+                   f"undo of {last[1]} (event {last[0]})", None, at)
+    return ids
+
+
+def _last_decision(conn: Any, case_id: int) -> tuple[int, str, str, str] | None:
+    """The case's latest status change that is a decision not undone yet, like an
+    editor's undo stack: each ``undo`` event takes back one earlier decision."""
+    pending = 0
+    for event in conn.execute(
+            "select id, action, from_status, to_status from case_events where case_id = ? "
+            "and to_status is not null and from_status is not to_status order by id desc",
+            [case_id]):
+        if event[1] == "undo":
+            pending += 1
+        elif event[1] not in UNDOABLE:
+            return None  # a notice, submission, ...: decisions before it stay
+        elif pending:
+            pending -= 1
+        else:
+            return (event[0], event[1], event[2], event[3])
+    return None

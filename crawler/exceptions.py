@@ -113,3 +113,10 @@ class StoreUnusable(BrandsweepError):
     file, a folder, in a folder that cannot be written, locked or read-only."""
 
     exit_code = 2
+
+
+class WorkbenchExposed(BrandsweepError):
+    """Raised by ``brandsweep serve`` when asked to listen beyond loopback without an
+    access token: the workbench would let anyone on the network decide cases."""
+
+    exit_code = 2

@@ -145,6 +145,18 @@ def _progress(db: sqlite_utils.Database) -> None:
     db.table("sweeps").add_column("resumes", int)
 
 
+@migration("0006_workbench_indexes")
+def _workbench_indexes(db: sqlite_utils.Database) -> None:
+    # the workbench's queue: a status's cases by score (ties oldest first) and counted
+    # per stage; a seller's other cases, a relisting and a case's notices on every case
+    # page (bench/review_ui.py measures them)
+    db.execute("create index if not exists idx_cases_queue on cases (status, score desc, id)")
+    db.table("cases").create_index(["status", "stage"], if_not_exists=True)
+    db.table("cases").create_index(["relisted_from"], if_not_exists=True)
+    db.table("listings").create_index(["seller"], if_not_exists=True)
+    db.table("notice_items").create_index(["case_id"], if_not_exists=True)
+
+
 # -- a store that cannot be used (begin) ----------------------------------------------------
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -443,6 +455,98 @@ class Store:
     def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Full-text search over listing titles and descriptions."""
         return list(self.db.table("listings").search(text, limit=limit))
+
+    # -- reading for the workbench and `brandsweep listings` ------------------------------
+
+    def case_queue(self, *, brand: str | None = None, marketplace: str | None = None,
+                   stage: str | None = None, status: str | None = "open",
+                   seller: str | None = None, limit: int = 200, offset: int = 0
+                   ) -> list[dict[str, Any]]:
+        """Cases with their listing's title, price and seller, highest score first
+        (``status=None``: every status)."""
+        where, params = _case_filters(brand, marketplace, stage, status, seller)
+        # only constant SQL is formatted in; every value is bound
+        sql = ("select c.id, c.brand, c.marketplace, c.listing_id, c.stage, c.score, "  # noqa: S608
+               "c.status, c.opened_at, c.relisted_from, l.title, l.price, l.currency, "
+               "l.seller, l.url from cases c join listings l on l.marketplace = "
+               f"c.marketplace and l.listing_id = c.listing_id where {where} "
+               "order by c.score desc, c.id limit ? offset ?")
+        return list(self.db.query(sql, [*params, limit, offset]))
+
+    def case_counts(self, *, brand: str | None = None, marketplace: str | None = None,
+                    stage: str | None = None, status: str | None = "open",
+                    seller: str | None = None) -> dict[str, int]:
+        """How many cases the same filters select, per stage (``-`` for none)."""
+        where, params = _case_filters(brand, marketplace, stage, status, seller)
+        join = ("join listings l on l.marketplace = c.marketplace and l.listing_id = "
+                "c.listing_id " if seller is not None else "")
+        sql = (f"select coalesce(c.stage, '-') as stage, count(*) as n from cases c {join}"  # noqa: S608
+               f"where {where} group by c.stage order by c.stage")
+        return {r["stage"]: r["n"] for r in self.db.query(sql, params)}
+
+    def case_facets(self) -> dict[str, list[str]]:
+        """The brands, marketplaces and stages the cases have, for filter menus."""
+        return {column: [r[0] for r in self.db.conn.execute(
+            f"select distinct {column} from cases where {column} is not null "  # noqa: S608
+            f"order by {column}")] for column in ("brand", "marketplace", "stage")}
+
+    def listings_with_verdicts(self, *, brand: str | None = None,
+                               marketplace: str | None = None, stage: str | None = None,
+                               unstaged: bool = False, search: str | None = None,
+                               limit: int | None = None, offset: int = 0
+                               ) -> list[dict[str, Any]]:
+        """Every stored listing (one row per brand that judged it) with its verdict, its
+        case if it has one, and its seller; ``search`` is full text over title and
+        description, each word as typed (no query syntax)."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        join_brand = ""
+        if brand is not None:
+            join_brand = " and e.brand = ?"
+            params.append(brand)
+        for column, value in (("l.marketplace", marketplace), ("e.stage", stage)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if unstaged:
+            where.append("e.stage is null")
+        source, order = "listings l", "l.marketplace, l.listing_id, e.brand"
+        if search is not None and search.split():
+            # driven by the full-text index, best matches first
+            source = "listings_fts f join listings l on l.rowid = f.rowid"
+            order = "f.rank, l.marketplace, l.listing_id, e.brand"
+            where.append("listings_fts match ?")
+            params.append(fts_words(search))
+        # only constant SQL is formatted in; every value is bound
+        sql = ("select l.marketplace, l.listing_id, l.title, l.price, l.currency, l.seller, "  # noqa: S608
+               "l.url, l.last_seen, e.brand, e.stage, e.score, c.id as case_id, "
+               f"c.status as case_status from {source} left join evaluations e on "
+               f"e.marketplace = l.marketplace and e.listing_id = l.listing_id{join_brand} "
+               "left join cases c on c.brand = e.brand and c.marketplace = l.marketplace "
+               f"and c.listing_id = l.listing_id where {' and '.join(where)} "
+               f"order by {order}")
+        if limit is not None:
+            sql += " limit ? offset ?"
+            params += [limit, offset]
+        return list(self.db.query(sql, params))
+
+
+def fts_words(text: str) -> str:
+    """An FTS5 query matching every word of ``text`` as written: each word quoted, so
+    quotes, ``*`` or ``OR`` typed by a user are searched for, not run as syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+def _case_filters(brand: str | None, marketplace: str | None, stage: str | None,
+                  status: str | None, seller: str | None) -> tuple[str, list[Any]]:
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
+    for column, value in (("c.brand", brand), ("c.marketplace", marketplace),
+                          ("c.stage", stage), ("c.status", status), ("l.seller", seller)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    return " and ".join(where), params
 
 
 _LISTING_COLUMNS = (

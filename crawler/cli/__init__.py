@@ -228,3 +228,4 @@ cli.add_command(_rules.rules)
 for _command in (_cases.review, _cases.notices, _cases.evidence, _cases.verify,
                  _schedule.schedule, _schedule.report):
     cli.add_command(_command)
+from crawler.cli import serve as _serve  # noqa: E402, F401  (serve, browse, listings, store)

@@ -116,6 +116,19 @@ review.command("dismiss", help="Dismiss cases (all or none): no notice will be d
                )(_decide("dismiss"))
 
 
+@review.command("undo")
+@click.argument("case_ids", nargs=-1, type=int, required=True)
+@by_option
+@db_option
+def review_undo(case_ids: tuple[int, ...], by: str, db: Path) -> None:
+    """Take back each case's last confirm, dismiss or reopen (all or none), as a new
+    audit event; again goes one decision further back."""
+    from crawler import cases
+
+    done = cases.undo(_open(db), case_ids, by)
+    click.echo(f"{len(done)} cases undone")
+
+
 # -- notices ------------------------------------------------------------------------------
 
 @click.group()
