@@ -342,3 +342,30 @@ def test_a_stalled_marketplace_ends_failed_deadline_while_the_others_finish(
           f" with {per['stall']['listings']} listings")
     # kept what it saw
     assert 0 < per["stall"]["listings"] == per["stall"]["saved"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("how", ["redirect", "script"])
+def test_a_browser_page_sent_off_site_is_refused(folder: Path, tmp_path: Path,
+                                                 how: str) -> None:
+    with Server({}) as server, Server({}) as other:
+        other.routes["/phish"] = html("<ul>" + card("p", f"{other.url}/item") + "</ul>")
+        if how == "redirect":
+            server.routes["/m/search"] = redirect(f"{other.url}/phish")
+        else:
+            server.routes["/m/search"] = html(
+                f'<script>location.replace("{other.url}/phish")</script>')
+        profile(folder, "browsed", f"{server.url}/m")
+        text = (folder / "browsed.yaml").read_text()
+        (folder / "browsed.yaml").write_text(
+            text.replace("render: http", "render: browser\n  wait_seconds: 3"))
+        done, summary = crawl(folder, tmp_path / "s.db", "browsed")
+    assert done.returncode == 3, done.stderr
+    health = summary["marketplaces"]["browsed"]
+    assert health["status"] == "failed" and health["refused_urls"] == 1, health
+    assert "not the marketplace's own" in health["refused"][0]
+    if how == "script":
+        assert other.hits == []  # the navigation was aborted before it left
+    # (Playwright's routes never see a redirect: Chromium follows a 302 by itself, so
+    # that page is refused by its final URL, after the fact; nothing of it is read)
+    assert stored(tmp_path / "s.db") == {}

@@ -58,7 +58,10 @@ class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: i
             raise
         finally:
             end_attempt(request, started)
-        self._refused(request)  # a refused frame or late navigation is no failure
+        why = self._refused(request)
+        if why is not None:
+            # the page tried to leave for a refused URL: what it shows is not the search
+            raise RefusedUrl(*why)
         return response
 
     def _refused(self, request: Request) -> tuple[str, str] | None:
