@@ -369,3 +369,43 @@ def test_a_browser_page_sent_off_site_is_refused(folder: Path, tmp_path: Path,
     # (Playwright's routes never see a redirect: Chromium follows a 302 by itself, so
     # that page is refused by its final URL, after the fact; nothing of it is read)
     assert stored(tmp_path / "s.db") == {}
+
+
+def test_verify_never_fetches_a_refused_url(folder: Path, tmp_path: Path) -> None:
+    """Listings stored before the URL policy existed: ``verify`` refuses them too."""
+    from crawler.items import Listing
+    from crawler.store import Store
+
+    with Server({}) as server, Server({}) as other:
+        base = f"{server.url}/m"
+        server.routes["/m/item/1"] = html("still here")
+        server.routes["/m/item/2"] = redirect(f"{other.url}/elsewhere")
+        other.routes["/elsewhere"] = html("elsewhere")
+        profile(folder, "shop", base)
+        db = tmp_path / "v.db"
+        store = Store(db)
+        store.migrate()
+        sweep = store.start_sweep(kind="crawl", brand=None, campaign=None,
+                                  marketplaces=["shop"], keywords=["acme"], max_pages=0)
+        urls = {"1": f"{base}/item/1", "2": f"{base}/item/2",
+                "3": "http://169.254.169.254/latest/meta-data/", "4": "file:///etc/passwd"}
+        store.save(sweep, [Listing(marketplace="shop", listing_id=lid, url=url,
+                                   title=f"Item {lid}", keyword="acme", render_mode="http")
+                           for lid, url in urls.items()])
+        with store.db.conn:
+            for lid in urls:
+                store.db.execute(
+                    "insert into cases (brand, marketplace, listing_id, stage, score, status, "
+                    "opened_at) values ('acme', 'shop', ?, 'takedown', 9, 'submitted', "
+                    "'2026-01-01T00:00:00Z')", [lid])
+        done = subprocess.run([SCRIPT, "verify", "--brand", "acme", "--marketplaces",
+                               str(folder), "--db", str(db), "--json"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["still_live"] == [1]
+    why = {u["case"]: u["why"] for u in result["unknown"]}
+    assert set(why) == {2, 3, 4}
+    assert all(w.startswith("refused: ") for w in why.values()), why
+    assert "redirected from" in why[2] and "link-local" in why[3] and "'file'" in why[4]
+    assert other.hits == []
