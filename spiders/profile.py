@@ -24,6 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
 
 from crawler import extract, urls
 from crawler.browser_pages import ContextRotation, settle
@@ -295,10 +296,16 @@ class ProfileSpider(scrapy.Spider):
     def on_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
         """``request_dropped``: the scheduler refused a request as a duplicate."""
         keyword = request.meta.get("keyword")
-        if keyword is not None and request.meta.get("redirect_urls"):
-            self._done(keyword, f"{request.meta['redirect_urls'][0][:200]} redirected to "
-                       f"{request.url[:200]}, a page already fetched (a redirect loop)",
-                       failed=True)
+        if keyword is None:
+            return
+        chain = [canonicalize_url(u) for u in request.meta.get("redirect_urls", [])]
+        if canonicalize_url(request.url) in chain:
+            self._done(keyword, f"{request.meta['redirect_urls'][0][:200]} redirected back "
+                       f"to {request.url[:200]} (a redirect loop)", failed=True)
+        elif request.meta.get("page") == 1:
+            # the very page another keyword's search fetched (or was redirected to):
+            # read once, and that keyword's outcome stands for both
+            self._done(keyword, "results")
 
     def closed(self, reason: str) -> None:
         """The end of the crawl: a keyword that ended neither on a results page nor on

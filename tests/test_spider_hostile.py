@@ -409,3 +409,20 @@ def test_verify_never_fetches_a_refused_url(folder: Path, tmp_path: Path) -> Non
     assert all(w.startswith("refused: ") for w in why.values()), why
     assert "redirected from" in why[2] and "link-local" in why[3] and "'file'" in why[4]
     assert other.hits == []
+
+
+def test_two_keywords_landing_on_the_same_page_are_both_answered(folder: Path,
+                                                                 tmp_path: Path) -> None:
+    with Server({}) as server:
+        base = f"{server.url}/m"
+
+        def search(h: BaseHTTPRequestHandler, q: dict[str, list[str]]) -> None:
+            if q.get("q") == ["Acme"]:  # the marketplace's canonical spelling
+                redirect(f"{base}/search?q=acme")(h, q)
+            else:
+                html("<ul>" + card("1", f"{base}/item/1") + "</ul>")(h, q)
+        server.routes["/m/search"] = search
+        profile(folder, "canon", base)
+        done, summary = crawl(folder, tmp_path / "s.db", "canon", keywords=("Acme", "acme"))
+    assert done.returncode == 0, done.stderr
+    assert summary["marketplaces"]["canon"]["status"] == "ok"
