@@ -294,10 +294,14 @@ def test_a_profile_that_cannot_be_swept_is_refused_before_anything_is_fetched(
     assert not (tmp_path / "s.db").exists() or stored(tmp_path / "s.db") == {}
 
 
-def test_a_trickling_page_ends_within_its_deadline(folder: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("render", ["http", pytest.param("browser", marks=pytest.mark.browser)])
+def test_a_trickling_page_ends_within_its_deadline(folder: Path, tmp_path: Path,
+                                                   render: str) -> None:
     timeout = 2.0
     with Server({"/m/search": trickle}) as server:
         profile(folder, "trickle", f"{server.url}/m")
+        text = (folder / "trickle.yaml").read_text()
+        (folder / "trickle.yaml").write_text(text.replace("render: http", f"render: {render}"))
         started = time.monotonic()
         done, summary = crawl(folder, tmp_path / "s.db", "trickle",
                               extra=("--timeout", str(timeout)))
@@ -306,7 +310,7 @@ def test_a_trickling_page_ends_within_its_deadline(folder: Path, tmp_path: Path)
     health = summary["marketplaces"]["trickle"]
     assert health["status"] == "failed"
     attempts = health["retries"] + 1
-    print(f"\ntrickling page, --timeout {timeout:g}: {attempts} attempts, marketplace "
+    print(f"\ntrickling {render} page, --timeout {timeout:g}: {attempts} attempts, marketplace "
           f"{health['seconds']:.1f} s, whole command {took:.1f} s "
           f"(page deadline {3 * timeout:g} s)")
     # the page deadline (3 timeouts) and some start-up; before, ~9 timeouts or more
