@@ -292,6 +292,12 @@ def test_a_profile_that_cannot_be_swept_is_refused_before_anything_is_fetched(
     assert done.returncode == 2
     assert "base_url" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "s.db").exists() or stored(tmp_path / "s.db") == {}
+    # a sweep loads every profile: one that cannot be swept stops it before any fetch
+    swept = subprocess.run([SCRIPT, "sweep", "--brand", "acme", "--marketplaces",
+                            str(folder), "--db", str(tmp_path / "w.db"), "--no-evidence"],
+                           capture_output=True, text=True, timeout=120)
+    assert swept.returncode == 2 and "bad.yaml" in swept.stderr and "base_url" in swept.stderr
+    assert not (tmp_path / "w.db").exists() or stored(tmp_path / "w.db") == {}
 
 
 @pytest.mark.parametrize("render", ["http", pytest.param("browser", marks=pytest.mark.browser)])
