@@ -140,7 +140,6 @@ class ProfileSpider(scrapy.Spider):
             found = extract.dig(data, self.profile.listing.card)
             if isinstance(found, list) and not found:
                 self.health.no_results.append(meta["keyword"])
-                self._done(meta["keyword"], "no_results")
                 return
             if not isinstance(found, list):
                 self._fail("extraction_failed", f"{response.url}: no list at "
@@ -189,7 +188,6 @@ class ProfileSpider(scrapy.Spider):
         no_results = self.profile.listing.no_results
         if no_results and response.css(no_results):
             self.health.no_results.append(meta["keyword"])
-            self._done(meta["keyword"], "no_results")
             return
         if meta["page"] > 1 and self.profile.search.pagination.kind == "page_param":
             return  # walked past the last page
@@ -311,6 +309,8 @@ class ProfileSpider(scrapy.Spider):
         """The end of the crawl: a keyword that ended neither on a results page nor on
         the "no results" marker fails the marketplace, as does the deadline."""
         health = self.health
+        for keyword in health.no_results:  # the marker showed (see _no_cards)
+            self.outcome[keyword] = "no_results"
         if reason == "closespider_timeout":
             left = [k for k in self.keywords if self.outcome.get(k) not in
                     ("results", "no_results")]
