@@ -5,17 +5,22 @@ results" or blocked marker), then scrolls or clicks "load more" until the list s
 growing, the marketplace shows its end marker, or the page limit is reached.
 ``ContextRotation`` moves new pages to a fresh browser context every N pages and closes
 the old one once its last page is closed: Chromium only gives memory back per context.
+``PageRequestFilter`` decides which of a page's own requests the browser may make.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from crawler import urls
 from crawler.markers import wait_selectors
 from crawler.profiles import MarketplaceProfile
 
@@ -26,6 +31,62 @@ HEAVY = frozenset({"image", "font", "media"})
 def abort_heavy_request(request: Any) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: skip images, fonts and media; listings are text."""
     return bool(request.resource_type in HEAVY)
+
+
+class PageRequestFilter:
+    """scrapy-playwright's ``abort_request`` for brandsweep's pages (the download handler
+    installs it around ``PLAYWRIGHT_ABORT_REQUEST``): a navigation (the page's own
+    document, a redirect, a frame) must be one the profile's URL policy allows; any other
+    request the page makes may go anywhere a marketplace page may load from, except a
+    link-local or metadata address, or a loopback or private one when the marketplace
+    itself is not on one. Then ``PLAYWRIGHT_ABORT_REQUEST`` has its say."""
+
+    def __init__(self, policy: urls.UrlPolicy, abort_request: Callable[[Any], Any] | None,
+                 stats: Any = None) -> None:
+        self.policy = policy
+        self.abort_request = abort_request
+        self.stats = stats
+        # why a page's main-frame navigation was aborted, so its failure can say so
+        self._refusals: weakref.WeakKeyDictionary[Any, tuple[str, str]] = \
+            weakref.WeakKeyDictionary()
+
+    async def __call__(self, request: Any) -> bool:
+        why = self.refusal(request)
+        if why is not None:
+            if self.stats is not None:
+                self.stats.inc_value("brandsweep/browser_requests_refused")
+            if request.is_navigation_request():
+                with contextlib.suppress(Exception):  # a worker's request has no frame
+                    frame = request.frame
+                    if frame.parent_frame is None:
+                        self._refusals[frame.page] = (request.url, why)
+            return True
+        if self.abort_request is None:
+            return False
+        verdict = self.abort_request(request)
+        return bool(await verdict if inspect.isawaitable(verdict) else verdict)
+
+    def refusal(self, request: Any) -> str | None:
+        """Why the page may not make ``request``, or None."""
+        url = str(request.url)
+        if request.is_navigation_request():
+            return self.policy.refusal(url)
+        if not url.startswith(("http://", "https://")):
+            return None  # data:, blob: and the like never leave the browser
+        host = urlsplit(url).hostname or ""
+        kind = urls.host_class(host)
+        if kind == "forbidden":
+            return f"host {host!r} is a link-local, metadata or reserved address"
+        if kind == "local" and not self.policy.local_ok:
+            return f"host {host!r} is a loopback or private address"
+        return None
+
+    def refused(self, page: Any) -> tuple[str, str] | None:
+        """The (URL, reason) of ``page``'s last refused navigation, once."""
+        try:
+            return self._refusals.pop(page, None)
+        except TypeError:
+            return None
 
 
 # The scroll / "load more" loop runs inside the page, in one call: a round trip from the

@@ -7,6 +7,7 @@ from typing import Any
 from crawler import __version__
 from crawler.profiles import MarketplaceProfile
 
+HTTP_HANDLER = "crawler.downloadhandlers.http.DeadlineHTTPDownloadHandler"
 PLAYWRIGHT_HANDLER = "crawler.downloadhandlers.playwright.LazyPlaywrightDownloadHandler"
 
 DEFAULTS: dict[str, Any] = {
@@ -14,18 +15,27 @@ DEFAULTS: dict[str, Any] = {
     "AUTOTHROTTLE_MAX_DELAY": 30.0,
     "AUTOTHROTTLE_START_DELAY": 0.1,
     "BOT_NAME": "brandsweep",
+    "BRANDSWEEP_ALLOWED_HOSTS": [],  # the profile's allowed_hosts (crawler.urls)
+    "BRANDSWEEP_BASE_URL": "",  # the profile's base_url; unset, no URL policy applies
     "BRANDSWEEP_FLUSH_ITEMS": 200,
     "BRANDSWEEP_FLUSH_SECONDS": 2.0,
+    "BRANDSWEEP_MARKETPLACE_DEADLINE": 3600.0,  # seconds for one marketplace; 0: none
     "BRANDSWEEP_PAGES_PER_CONTEXT": 40,
+    "BRANDSWEEP_PAGE_DEADLINE": 0.0,  # seconds per page, retries included; 0: 3 timeouts
     "BRANDSWEEP_RETRY_BACKOFF": 0.5,
     "BRANDSWEEP_RETRY_BACKOFF_MAX": 60.0,
     "CONCURRENT_REQUESTS": 16,
     "COOKIES_ENABLED": True,
     "DOWNLOADER_MIDDLEWARES": {
+        # before RobotsTxtMiddleware (100): a refused host's robots.txt is not fetched
+        "crawler.downloadermiddlewares.urlpolicy.UrlPolicyMiddleware": 50,
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "crawler.downloadermiddlewares.retry.BackoffRetryMiddleware": 550,
         "crawler.downloadermiddlewares.contexts.BrowserContextMiddleware": 950,
     },
+    # http and https only (Scrapy's base also fetches file:, data:, ftp: and s3: URLs):
+    # one that got past every check still cannot be fetched
+    "DOWNLOAD_HANDLERS_BASE": {"http": HTTP_HANDLER, "https": HTTP_HANDLER},
     "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,  # a search page is never this big
     "DOWNLOAD_TIMEOUT": 30,
     "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
@@ -48,8 +58,9 @@ DEFAULTS: dict[str, Any] = {
 def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | None,
                 campaign: str | None, timeout: float | None = None,
                 log_level: str | None = None, chromium: str | None = None,
-                ruleset: Any = None) -> dict[str, Any]:
-    """The settings of the crawler that sweeps one marketplace."""
+                ruleset: Any = None, deadline: float | None = None) -> dict[str, Any]:
+    """The settings of the crawler that sweeps one marketplace. ``timeout`` is the
+    download timeout per page attempt, ``deadline`` the marketplace's whole crawl."""
     from crawler.browser import launch_options
 
     s = dict(DEFAULTS)
@@ -57,6 +68,8 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         "AUTOTHROTTLE_ENABLED": profile.politeness.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(profile.politeness.delay, 0.1),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(profile.politeness.concurrency),
+        "BRANDSWEEP_ALLOWED_HOSTS": list(profile.allowed_hosts),
+        "BRANDSWEEP_BASE_URL": profile.base_url,
         "BRANDSWEEP_CAMPAIGN": campaign,
         "BRANDSWEEP_DB": db,
         "BRANDSWEEP_RULESET": ruleset,  # a compiled crawler.rules RuleSet, or None
@@ -67,7 +80,12 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
     })
     if timeout:
         s["DOWNLOAD_TIMEOUT"] = timeout
-        s["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = timeout * 1000
+    # a browser page's navigation has the same timeout as a plain download
+    s["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = float(s["DOWNLOAD_TIMEOUT"]) * 1000
+    if deadline is not None:
+        s["BRANDSWEEP_MARKETPLACE_DEADLINE"] = deadline
+    # Scrapy's CloseSpider extension keeps the clock; the spider reads its close reason
+    s["CLOSESPIDER_TIMEOUT"] = float(s["BRANDSWEEP_MARKETPLACE_DEADLINE"])
     if log_level:
         s["LOG_LEVEL"] = log_level
     if profile.search.render != "http":

@@ -24,6 +24,9 @@ def text(result: SweepResult, db: str) -> list[str]:
     for name, m in result.marketplaces.items():
         if (m["status"] != "ok" or m.get("resumed")) and m.get("reason"):
             lines.append(f"  {name}: {m['reason']}")
+        if m.get("refused_urls"):
+            lines.append(f"  {name}: {m['refused_urls']} URLs refused (not fetched, not "
+                         f"stored), e.g. {m['refused'][0] if m.get('refused') else '?'}")
     if result.staged is not None:
         stages = ", ".join(f"{n} {s}" for s, n in sorted(result.staged.items())) or "none"
         lines.append(f"  staged by rule set {result.ruleset_version}: {stages}")

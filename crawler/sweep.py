@@ -26,7 +26,8 @@ class SweepPlan:
     profiles: list[MarketplaceProfile]
     max_pages: int | None
     db: Path
-    timeout: float | None = None
+    timeout: float | None = None  # seconds per page attempt (DOWNLOAD_TIMEOUT)
+    deadline: float | None = None  # seconds per marketplace (BRANDSWEEP_MARKETPLACE_DEADLINE)
     log_level: str | None = None
     ruleset: Any = None  # the brand's compiled rule set: listings are judged as stored
     # after the crawl: open cases, capture their evidence, draft what the rules say
@@ -51,13 +52,18 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
+        """0 ok; 3 when any marketplace did not end ok (every one failing included: each
+        has its status and reason); 2 for a follow-up step a person must fix."""
         if self.problem and self.status != "failed":
             return 2
-        return {"ok": 0, "partial": 3}.get(self.status, 1)
+        return {"ok": 0, "partial": 3, "failed": 3}.get(self.status, 1)
 
     def as_dict(self) -> dict[str, Any]:
         out = {"sweep_id": self.sweep_id, "status": self.status,
                "elapsed_seconds": round(self.elapsed, 2), "marketplaces": self.marketplaces}
+        # links on pages and redirects that crawler.urls refused, all marketplaces
+        out["refused_urls"] = sum(int(m.get("refused_urls", 0))
+                                  for m in self.marketplaces.values())
         if self.staged is not None:
             out["staged"] = self.staged
             out["ruleset_version"] = self.ruleset_version
@@ -120,9 +126,11 @@ def _run(plan: SweepPlan) -> SweepResult:
         crawler = Crawler(ProfileSpider, bs.for_profile(
             profile, db=str(plan.db), sweep_id=sweep_id, campaign=plan.campaign,
             timeout=plan.timeout, log_level=plan.log_level, chromium=chromium,
-            ruleset=plan.ruleset))
+            ruleset=plan.ruleset, deadline=plan.deadline))
+        # engine_stopped, not spider_closed: the spider's own spider_closed handler
+        # (connected after this one) is where it decides how its keywords ended
         crawler.signals.connect(_checkpoint(store, sweep_id, profile.name, crawler),
-                                signal=signals.spider_closed, weak=False)
+                                signal=signals.engine_stopped, weak=False)
         process.crawl(crawler, profile=profile, keywords=plan.keywords,
                       max_pages=plan.max_pages)
         crawlers.append((profile, crawler))
@@ -162,12 +170,13 @@ def _run(plan: SweepPlan) -> SweepResult:
 
 
 def _checkpoint(store: Store, sweep_id: int, name: str, crawler: Any) -> Any:
-    """A spider_closed handler: the item pipeline has flushed by now, so a marketplace
+    """An engine_stopped handler: the item pipeline has flushed by now, so a marketplace
     whose crawl went well is complete in the store."""
-    def closed(spider: Any, reason: str) -> None:
+    def stopped() -> None:
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
         if reason == "finished" and _health(crawler)["status"] == "ok":
             store.mark_done(sweep_id, name, "ok")
-    return closed
+    return stopped
 
 
 def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult,

@@ -1,6 +1,8 @@
 """``brandsweep verify``: re-fetch every submitted listing of a brand through its
 marketplace profile; a page that is gone makes the case ``removed``, one that is still
-there ``still_live``. A blocked or failed fetch changes nothing and is reported."""
+there ``still_live``. A blocked or failed fetch changes nothing and is reported, as does
+a stored URL the marketplace's URL policy (``crawler.urls``) refuses: ``spiders.verify``
+never fetches it, and the crawler's ``UrlPolicyMiddleware`` refuses a redirect to one."""
 
 from __future__ import annotations
 

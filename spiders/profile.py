@@ -2,23 +2,33 @@
 
 One crawler runs per marketplace in a sweep, so one marketplace that blocks us or changes
 its layout closes only its own crawler, and its health is recorded, never mistaken for
-"no results".
+"no results": every keyword must end on a results page that was read, or on the
+profile's "no results" marker; a keyword that ends any other way (its pages failed, were
+refused, or redirected in a loop) fails the marketplace.
+
+Pages are written by counterfeiters: a listing whose URL ``crawler.urls`` refuses is
+dropped (counted in ``Health.refused_urls``), a refused seller or image URL is dropped
+from its listing.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, Self
 
 import scrapy
 from parsel import Selector
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
 
-from crawler import extract, markers
+from crawler import extract, markers, urls
 from crawler.browser_pages import ContextRotation, settle
+from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.items import Listing
 from crawler.normalize import clean_text, parse_int, parse_price
 from crawler.profiles import MarketplaceProfile
@@ -36,6 +46,8 @@ class Health:
     cards: int = 0  # listing cards read, counting one listing on several pages
     no_results: list[str] = field(default_factory=list)  # keywords with no results
     failed_pages: list[str] = field(default_factory=list)
+    refused_urls: int = 0  # URLs crawler.urls refused: links on pages, redirects
+    refused: list[str] = field(default_factory=list)  # the first of them, and why
     switched_to_browser: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,6 +73,17 @@ class ProfileSpider(scrapy.Spider):
         # a detail page is fetched once, whichever keyword found the listing first
         self.details: dict[str, dict[str, extract.Value]] = {}
         self.waiting: dict[str, list[Listing]] = {}
+        self.policy = urls.for_profile(profile)
+        # how each keyword's search ended: "results", "no_results", or why it failed
+        self.outcome: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # the scheduler drops a request for a page already fetched: a search that
+        # redirects to itself (or in a circle) would otherwise just stop, silently
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        return spider
 
     # -- requests -------------------------------------------------------------------------
 
@@ -69,7 +92,13 @@ class ProfileSpider(scrapy.Spider):
         self.contexts = ContextRotation(self.profile.name, per_context, self.settings.getint(
             "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", 4))
         for keyword in self.keywords:
-            yield self.search_request(keyword, 1, self.profile.search_url(keyword))
+            url = self.profile.search_url(keyword)
+            why = self.policy.refusal(url)
+            if why is not None:
+                self._refuse(url, why, "search page")
+                self.outcome[keyword] = f"search URL {url[:200]} refused: {why}"
+                continue
+            yield self.search_request(keyword, 1, url)
 
     def search_request(self, keyword: str, page: int, url: str,
                        browser: bool | None = None) -> scrapy.Request:
@@ -121,12 +150,16 @@ class ProfileSpider(scrapy.Spider):
         if not cards:
             yield from self._no_cards(response)
             return
-        broken = 0
+        self._done(meta["keyword"], "results")
+        broken = refused = 0
         self.health.cards += len(cards)
         for card in cards:
             listing = self._listing(card, response)
             if listing is None:
                 broken += 1
+                continue
+            if listing is False:
+                refused += 1
                 continue
             if not self._needs_detail(listing):
                 yield listing
@@ -143,6 +176,11 @@ class ProfileSpider(scrapy.Spider):
         if broken * 2 > len(cards):
             self._fail("extraction_failed", f"{response.url}: {broken} of {len(cards)} "
                        "listing cards lack an id, URL or title (did the layout change?)")
+        if refused * 2 > len(cards):
+            self._fail("failed", f"{response.url}: {refused} of {len(cards)} listing links "
+                       f"were refused ({self.health.refused[-1] if self.health.refused else ''}"
+                       "); if that host is the marketplace's own, add it to the profile's "
+                       "allowed_hosts")
         yield from self._next_pages(response, cards)
 
     def _no_cards(self, response: Response) -> Iterator[Any]:
@@ -164,6 +202,16 @@ class ProfileSpider(scrapy.Spider):
                    f"{self.profile.name} --keyword {meta['keyword']!r})")
 
     def _next_pages(self, response: Response, cards: Any) -> Iterator[scrapy.Request]:
+        for request in self._pagination(response):
+            why = self.policy.refusal(request.url)
+            if why is None:
+                yield request
+            else:
+                self._refuse(request.url, why, "next page")
+                self.health.failed_pages.append(
+                    f"{response.url}: next page {request.url[:200]} refused: {why}"[:300])
+
+    def _pagination(self, response: Response) -> Iterator[scrapy.Request]:
         meta = response.meta
         pagination = self.profile.search.pagination
         page = meta["page"]
@@ -197,6 +245,12 @@ class ProfileSpider(scrapy.Spider):
         sel = Selector(text=response.text) if isinstance(response, TextResponse) else None
         values = extract.fields(self.profile.detail.fields, sel, extract.json_ld(sel)) \
             if sel is not None else {}
+        for name in ("seller_url", "image_urls"):  # relative to the detail page
+            value = values.get(name)
+            if isinstance(value, str):
+                values[name] = _absolute(value, response)
+            elif isinstance(value, list):
+                values[name] = [_absolute(u, response) for u in value if isinstance(u, str)]
         self.details[listing_id] = values
         for listing in self.waiting.pop(listing_id, []):
             yield self._with_detail(listing, values)
@@ -204,7 +258,10 @@ class ProfileSpider(scrapy.Spider):
     def on_detail_error(self, failure: Failure) -> Iterator[Listing]:
         """A lost detail page costs its fields, never the listing itself."""
         request = failure.request  # type: ignore[attr-defined]
-        if not failure.check(CloseSpider):  # type: ignore[no-untyped-call]
+        if isinstance(failure.value, RefusedUrl):
+            # a detail page that redirects off-site: the listing keeps its card's fields
+            self._refuse(failure.value.url, failure.value.reason, "detail page")
+        elif not failure.check(CloseSpider):  # type: ignore[no-untyped-call]
             self.health.failed_pages.append(
                 f"{request.url}: {failure.getErrorMessage()}"[:300])
         yield from self.waiting.pop(request.cb_kwargs["listing_id"], [])
@@ -224,8 +281,56 @@ class ProfileSpider(scrapy.Spider):
                                         request.meta["playwright_context"], reusable=False)
         if failure.check(CloseSpider):  # type: ignore[no-untyped-call]
             return
-        self.health.failed_pages.append(f"{request.url}: {failure.getErrorMessage()}"[:300])
-        self.logger.error("giving up on %s: %s", request.url, failure.getErrorMessage())
+        message = failure.getErrorMessage()
+        if isinstance(failure.value, RefusedUrl):
+            self._refuse(failure.value.url, failure.value.reason, "search page")
+        self.health.failed_pages.append(f"{request.url}: {message}"[:300])
+        keyword = request.meta.get("keyword")
+        if keyword is not None:
+            self._done(keyword, f"{request.url[:200]}: {message[:200]}", failed=True)
+        self.logger.error("giving up on %s: %s", request.url, message)
+
+    def on_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
+        """``request_dropped``: the scheduler refused a request as a duplicate."""
+        keyword = request.meta.get("keyword")
+        if keyword is None:
+            return
+        chain = [canonicalize_url(u) for u in request.meta.get("redirect_urls", [])]
+        if canonicalize_url(request.url) in chain:
+            self._done(keyword, f"{request.meta['redirect_urls'][0][:200]} redirected back "
+                       f"to {request.url[:200]} (a redirect loop)", failed=True)
+        elif request.meta.get("page") == 1:
+            # the very page another keyword's search fetched (or was redirected to):
+            # read once, and that keyword's outcome stands for both
+            self._done(keyword, "results")
+
+    def closed(self, reason: str) -> None:
+        """The end of the crawl: a keyword that ended neither on a results page nor on
+        the "no results" marker fails the marketplace, as does the deadline."""
+        health = self.health
+        for keyword in health.no_results:  # the marker showed (see _no_cards)
+            self.outcome[keyword] = "no_results"
+        if reason == "closespider_timeout":
+            left = [k for k in self.keywords if self.outcome.get(k) not in
+                    ("results", "no_results")]
+            if health.status in ("ok", "partial"):
+                health.status = "failed"
+                health.reason = (
+                    f"deadline: the crawl was stopped after "
+                    f"{self.settings.getfloat('CLOSESPIDER_TIMEOUT'):g} s (--deadline, "
+                    f"BRANDSWEEP_MARKETPLACE_DEADLINE); {len(left)} of {len(self.keywords)} "
+                    "keywords unfinished")
+            return
+        if health.status != "ok" or reason != "finished":
+            return
+        unfinished = {k: self.outcome.get(k) for k in self.keywords
+                      if self.outcome.get(k) not in ("results", "no_results")}
+        if unfinished:
+            health.status = "failed"
+            health.reason = f"{len(unfinished)} of {len(self.keywords)} keywords got no " \
+                "results page: " + "; ".join(
+                    f"{k!r}: {why or 'no results page was read'}"
+                    for k, why in list(unfinished.items())[:3])
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -238,6 +343,18 @@ class ProfileSpider(scrapy.Spider):
         if hit is not None:
             self._fail("blocked", f"{response.url}: blocked page ({hit!r} found); the "
                        "marketplace is showing a CAPTCHA or bot wall, slow down or retry later")
+
+    def _done(self, keyword: str, outcome: str, failed: bool = False) -> None:
+        """Record how ``keyword``'s search went; a results page read wins over any failure
+        of its other pages."""
+        if not failed or self.outcome.get(keyword) not in ("results", "no_results"):
+            self.outcome[keyword] = outcome
+
+    def _refuse(self, url: str, why: str, where: str) -> None:
+        self.health.refused_urls += 1
+        if len(self.health.refused) < 20:
+            self.health.refused.append(f"{where} {url[:200]}: {why}"[:400])
+        self.logger.warning("refused %s %s: %s", where, url, why)
 
     def _fail(self, status: str, reason: str) -> None:
         if self.health.status == "ok":
@@ -253,7 +370,9 @@ class ProfileSpider(scrapy.Spider):
         except ValueError:
             self._fail("extraction_failed", f"{response.url}: the API did not answer JSON")
 
-    def _listing(self, card: Any, response: Response) -> Listing | None:
+    def _listing(self, card: Any, response: Response) -> Listing | Literal[False] | None:
+        """The card's listing; None when it lacks an id, URL or title, False when its URL
+        is one brandsweep may not fetch (never stored, so never a case or a notice)."""
         if isinstance(card, dict):
             values = {name: extract.field(spec, item=card)
                       for name, spec in self.profile.listing.fields.items()}
@@ -262,8 +381,13 @@ class ProfileSpider(scrapy.Spider):
         lid, url, title = values.get("listing_id"), values.get("url"), values.get("title")
         if not (isinstance(lid, str) and isinstance(url, str) and isinstance(title, str)):
             return None
+        url = _absolute(url, response)
+        why = self.policy.refusal(url)
+        if why is not None:
+            self._refuse(url, why, f"listing {lid[:80]!r}")
+            return False
         listing = Listing(marketplace=self.profile.name, listing_id=lid,
-                          url=_absolute(url, response), title=clean_text(title) or title,
+                          url=url, title=clean_text(title) or title,
                           keyword=response.meta["keyword"],
                           render_mode=response.meta["render"],
                           currency=self.profile.currency)
@@ -286,11 +410,20 @@ class ProfileSpider(scrapy.Spider):
             setattr(listing, name, parse_int(value if isinstance(value, str) else None))
         elif name == "image_urls":
             urls = value if isinstance(value, list) else [value] if value else []
-            listing.image_urls = [_absolute(u, response) for u in urls]
+            listing.image_urls = [u for u in (_absolute(u, response) for u in urls)
+                                  if self._allowed(u, listing, "image")]
         elif name in ("url", "seller_url") and isinstance(value, str):
-            setattr(listing, name, _absolute(value, response))
+            url = _absolute(value, response)
+            if self._allowed(url, listing, name.replace("_", " ")):
+                setattr(listing, name, url)
         elif isinstance(value, str):
             setattr(listing, name, clean_text(value))
+
+    def _allowed(self, url: str, listing: Listing, what: str) -> bool:
+        why = self.policy.refusal(url)
+        if why is not None:
+            self._refuse(url, why, f"{what} of listing {listing.listing_id[:80]!r}")
+        return why is None
 
     def _needs_detail(self, listing: Listing) -> bool:
         detail = self.profile.detail

@@ -1,5 +1,7 @@
 """The re-check spider: fetches submitted listings' pages on one marketplace and reads
-each as ``removed``, ``still_live`` or ``blocked`` through the marketplace's profile."""
+each as ``removed``, ``still_live`` or ``blocked`` through the marketplace's profile. A
+stored URL that ``crawler.urls`` refuses (or a redirect to one) is never fetched: its
+verdict is ``refused``, which changes nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler import urls
+from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.profiles import MarketplaceProfile
 
 
@@ -25,7 +29,12 @@ class VerifySpider(scrapy.Spider):
         self.verdicts: dict[int, tuple[str, str]] = {}  # case id -> (verdict, detail)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        policy = urls.for_profile(self.profile)
         for case_id, url in self.targets:
+            why = policy.refusal(url)
+            if why is not None:
+                self.verdicts[case_id] = ("refused", f"{url[:200]}: {why}")
+                continue
             yield scrapy.Request(url, callback=self.parse, errback=self.on_error,
                                  meta={"case": case_id}, dont_filter=True)
 
@@ -35,6 +44,10 @@ class VerifySpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        if isinstance(failure.value, RefusedUrl):
+            self.verdicts[request.meta["case"]] = ("refused", f"{failure.value.url[:200]}: "
+                                                   f"{failure.value.reason}")
+            return
         self.verdicts[request.meta["case"]] = ("error", failure.getErrorMessage()[:200])
 
 

@@ -46,3 +46,48 @@ def test_backoff_grows_with_attempts(mw: BackoffRetryMiddleware) -> None:
 
 def test_429_is_retried(mw: BackoffRetryMiddleware) -> None:
     assert 429 in mw.retry_http_codes and 503 in mw.retry_http_codes
+
+
+def test_page_deadline_defaults_to_three_timeouts() -> None:
+    from crawler.downloadhandlers.http import page_deadline
+
+    assert page_deadline(Settings(DEFAULTS | {"DOWNLOAD_TIMEOUT": 5})) == 15
+    assert page_deadline(Settings(DEFAULTS | {"BRANDSWEEP_PAGE_DEADLINE": 7})) == 7
+
+
+def test_no_retry_past_the_page_deadline() -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from typing import Any
+
+    from crawler.downloadhandlers.http import PAGE_SPENT
+
+    mw = BackoffRetryMiddleware(Settings(DEFAULTS | {"BRANDSWEEP_PAGE_DEADLINE": 10}))
+    fresh = Request("http://x/", meta={PAGE_SPENT: 1.0})
+    spent = Request("http://x/", meta={PAGE_SPENT: 9.5})
+    assert mw._in_time(fresh, 2.0) and not mw._in_time(spent, 0.0)
+    response = Response("http://x/", status=503, request=spent)
+
+    def run(coro: Any) -> Any:  # in a thread of its own: the session may hold a loop
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    # past the deadline the 503 is the answer: no retry, no wait
+    assert run(mw.process_response(spent, response)) is response
+    assert run(mw.process_exception(spent, TimeoutError())) is None
+
+
+def test_an_attempt_gets_what_is_left_of_the_page_deadline() -> None:
+    from scrapy.exceptions import DownloadTimeoutError
+
+    from crawler.downloadhandlers.http import PAGE_SPENT, begin_attempt, end_attempt
+
+    request = Request("http://x/", meta={PAGE_SPENT: 8.0, "download_timeout": 5,
+                                         "playwright": True})
+    started = begin_attempt(request, 10.0, 30.0)
+    assert request.meta["download_timeout"] == 2.0
+    assert request.meta["playwright_page_goto_kwargs"]["timeout"] == 2000.0
+    end_attempt(request, started)
+    assert request.meta[PAGE_SPENT] >= 8.0
+    with pytest.raises(DownloadTimeoutError, match="BRANDSWEEP_PAGE_DEADLINE"):
+        begin_attempt(Request("http://x/", meta={PAGE_SPENT: 10.0}), 10.0, 30.0)

@@ -43,3 +43,29 @@ def test_a_compiled_rule_set_survives_scrapys_settings_copy() -> None:
     s = Settings(for_profile(profile, db="x.db", sweep_id=1, campaign=None, ruleset=ruleset))
     # every Crawler deep-copies its settings; RE2 sets inside the rule set cannot be copied
     assert s.copy()["BRANDSWEEP_RULESET"] is ruleset
+
+
+def test_brandsweeps_own_settings_are_documented() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name in DEFAULTS:
+        if name.startswith("BRANDSWEEP_"):
+            assert f"| `{name}` |" in readme, f"{name} is not in README's settings table"
+
+
+def test_only_http_and_https_are_fetched_and_timeouts_reach_the_browser(
+        chromium: str) -> None:
+    from scrapy.settings import Settings
+
+    profiles = load_profiles()
+    s = Settings(for_profile(profiles["tradehub"], db="x.db", sweep_id=1, campaign=None,
+                             timeout=7, deadline=60))
+    assert set(s.getwithbase("DOWNLOAD_HANDLERS")) == {"http", "https"}
+    assert s.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") == 7000
+    assert s.getfloat("CLOSESPIDER_TIMEOUT") == 60
+    assert s["BRANDSWEEP_BASE_URL"] == profiles["tradehub"].base_url
+    browser = Settings(for_profile(profiles["shopfront"], db="x.db", sweep_id=1,
+                                   campaign=None, chromium=chromium))
+    assert set(browser.getwithbase("DOWNLOAD_HANDLERS")) == {"http", "https"}
+    assert browser.getfloat("CLOSESPIDER_TIMEOUT") == 3600

@@ -70,7 +70,10 @@ def _crawl_options(fn: Any) -> Any:
         _db_option,
         _marketplaces_dir_option,
         click.option("--timeout", type=click.FloatRange(1, 600),
-                     help="Download timeout per page, seconds (default 30)."),
+                     help="Download timeout per page attempt, seconds (default 30)."),
+        click.option("--deadline", type=click.FloatRange(1, None),
+                     help="Longest crawl of one marketplace, seconds (default 3600); one "
+                          "still running then ends FAILED: deadline."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON summary object on stdout."),
         click.option("-v", "--verbose", count=True, help="Scrapy's log: -v info, -vv debug."),
@@ -113,8 +116,8 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 @_crawl_options
 def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
           evidence: bool, draft: bool, max_pages: int | None, db: Path,
-          marketplaces_dir: tuple[Path, ...], timeout: float | None, as_json: bool,
-          verbose: int) -> None:
+          marketplaces_dir: tuple[Path, ...], timeout: float | None,
+          deadline: float | None, as_json: bool, verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found; then
     stage cases, capture their evidence and draft notices."""
     from crawler import profiles, ruleset
@@ -126,6 +129,7 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
     chosen = profiles.select(every, list(marketplace_names))
     _run_sweep({"kind": "sweep", "brand": brand, "campaign": None, "keywords": words,
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
+                "deadline": deadline,
                 "ruleset": judge, "evidence": evidence, "draft": draft,
                 "all_profiles": every}, as_json, verbose)
 
@@ -140,8 +144,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
 @_crawl_options
 def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str, ...],
           brand: str | None, max_pages: int | None, db: Path,
-          marketplaces_dir: tuple[Path, ...], timeout: float | None, as_json: bool,
-          verbose: int) -> None:
+          marketplaces_dir: tuple[Path, ...], timeout: float | None,
+          deadline: float | None, as_json: bool, verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
     from crawler import profiles
 
@@ -156,6 +160,7 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
         judge = loader.load(ruleset.brand_file(brand))
     _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
+                "deadline": deadline,
                 "ruleset": judge}, as_json, verbose)
 
 

@@ -4,6 +4,12 @@ and handing each browser request an idle page of its context when there is one.
 A profile in ``auto`` mode needs the handler installed in case a page turns out to need a
 browser, but most such marketplaces never do; starting Playwright's driver up front cost
 each of them most of a second and a process.
+
+It also keeps the page clock of ``crawler.downloadhandlers.http`` (a browser page's
+attempts stay within ``BRANDSWEEP_PAGE_DEADLINE`` too), and gives the pages' own requests
+to ``crawler.browser_pages.PageRequestFilter``: a navigation the URL policy refuses (a
+redirect or script sending the page to another host) is aborted, and the request fails
+with the policy's reason.
 """
 
 from __future__ import annotations
@@ -12,17 +18,57 @@ import asyncio
 from typing import Any
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from twisted.internet.defer import Deferred, succeed
+
+from crawler.browser_pages import PageRequestFilter
+from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
+from crawler.downloadhandlers.http import begin_attempt, end_attempt, page_deadline
 
 
 class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
     """Starts Playwright when the first request with ``meta["playwright"]`` arrives."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
         self._started: asyncio.Task[None] | None = None
+        self.deadline = page_deadline(crawler.settings)
+        self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180)
+        self.page_filter: PageRequestFilter | None = None
+        base = crawler.settings.get("BRANDSWEEP_BASE_URL")
+        if base:
+            from crawler import urls
+
+            policy = urls.UrlPolicy.from_base(base, crawler.settings.getlist(
+                "BRANDSWEEP_ALLOWED_HOSTS"))
+            self.page_filter = PageRequestFilter(policy, getattr(self, "abort_request", None),
+                                                 crawler.stats)
+            self.abort_request = self.page_filter
+
+    async def download_request(self, request: Request) -> Response:
+        started = begin_attempt(request, self.deadline, self.timeout)
+        try:
+            response: Response = await super().download_request(request)
+        except Exception as exc:
+            why = self._refused(request)
+            if why is not None:
+                raise RefusedUrl(*why) from exc
+            raise
+        finally:
+            end_attempt(request, started)
+        why = self._refused(request)
+        if why is not None:
+            # the page tried to leave for a refused URL: what it shows is not the search
+            raise RefusedUrl(*why)
+        return response
+
+    def _refused(self, request: Request) -> tuple[str, str] | None:
+        page = request.meta.get("playwright_page")
+        if self.page_filter is None or page is None:
+            return None
+        return self.page_filter.refused(page)
 
     # scrapy-playwright connects one of these to engine_started, depending on Scrapy's API
     def _engine_started(self) -> Deferred[None]:
