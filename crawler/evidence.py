@@ -21,9 +21,10 @@ kept and the next run tries again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,8 +218,10 @@ def _blocked_marker(profile: MarketplaceProfile, html: str) -> str | None:
 class _Market:
     """One marketplace's share of the capture: its context, pages and politeness."""
 
-    def __init__(self, profile: MarketplaceProfile, context: Any, cap: int) -> None:
+    def __init__(self, profile: MarketplaceProfile, context: Any, cap: int,
+                 timeout: float) -> None:
         self.profile = profile
+        self.timeout_ms = timeout * 1000
         self.policy = urls.for_profile(profile)
         self.context = context
         self.slots = asyncio.Semaphore(max(1, min(profile.politeness.concurrency, cap)))
@@ -234,15 +237,21 @@ class _Market:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def turn(self) -> None:
-        """Wait until this marketplace may be sent the next document request, and claim
-        it; called as the request leaves, so the delay is what the marketplace sees."""
-        loop = asyncio.get_running_loop()
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """One document request: with a delay, the next one leaves ``delay`` seconds after
+        this one's answer came, so the marketplace sees at least that gap."""
+        if self.delay <= 0:
+            await self.ready()
+            yield
+            return
         async with self.turns:
-            wait = self.next_start - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self.next_start = loop.time() + self.delay
+            await self.ready()
+            try:
+                yield
+            finally:
+                self.next_start = max(self.next_start,
+                                      asyncio.get_running_loop().time() + self.delay)
 
     def hold(self, seconds: float) -> None:
         """The marketplace asked for a pause (``Retry-After``): every page waits for it."""
@@ -278,20 +287,20 @@ class _Market:
             await route.continue_()
             return
         try:
-            await self.turn()
-            response = await route.fetch(max_redirects=0)
-        except Exception as exc:
+            async with self.turn():
+                response = await route.fetch(max_redirects=0, timeout=self.timeout_ms)
+            location = response.headers.get("location")
+            if 300 <= response.status < 400 and location:
+                # an empty page in its place: aborting would leave Chromium's error page
+                # loading, which the next hop's navigation interrupts
+                self.notes[page] = ("redirect", urljoin(request.url, location))
+                await route.fulfill(status=200, content_type="text/html", body="")
+            else:
+                await route.fulfill(response=response)
+        except Exception as exc:  # refused, reset, timed out, or the page closed meanwhile
             self.notes[page] = ("error", f"{request.url}: {_first_line(exc)}")
-            await route.abort("connectionfailed")
-            return
-        location = response.headers.get("location")
-        if 300 <= response.status < 400 and location:
-            # an empty page in its place: aborting would leave Chromium's error page
-            # loading, which the next hop's navigation interrupts
-            self.notes[page] = ("redirect", urljoin(request.url, location))
-            await route.fulfill(status=200, content_type="text/html", body="")
-            return
-        await route.fulfill(response=response)
+            with contextlib.suppress(Exception):
+                await route.abort("connectionfailed")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -327,7 +336,7 @@ async def _run(jobs: list[_Job], profiles: dict[str, MarketplaceProfile], chromi
             markets: dict[str, _Market] = {}
             for name, profile in profiles.items():
                 context = await browser.new_context(viewport={"width": 1280, "height": 900})
-                markets[name] = _Market(profile, context, CONCURRENCY)
+                markets[name] = _Market(profile, context, CONCURRENCY, page_timeout)
                 await context.route("**/*", markets[name].route)
 
             async def attempt(job: _Job) -> _Shot:
@@ -339,6 +348,12 @@ async def _run(jobs: list[_Job], profiles: dict[str, MarketplaceProfile], chromi
                             await market.context.new_page()
                         try:
                             shot = await _shoot(market, page, job, page_timeout)
+                        except _Retryable as exc:
+                            if exc.retry_after is not None:  # the whole marketplace waits
+                                market.hold(min(exc.retry_after, retries.retry_after_max))
+                            market.notes.pop(page, None)
+                            await page.close()
+                            raise
                         except BaseException:
                             market.notes.pop(page, None)
                             await page.close()  # a page in an unknown state is not reused
