@@ -331,3 +331,18 @@ def test_cli_names_blocked_and_refused_cases_and_exits_3(
     assert first.startswith("1 captured, 0 failed, 1 blocked, 1 refused")
     assert f"case {ids[0]}: " in result.output and "blocked page" in result.output
     assert f"case {ids[1]}: " in result.output and "scheme 'file'" in result.output
+
+
+def test_the_sweep_summary_counts_blocked_and_refused_evidence() -> None:
+    from crawler import summary
+    from crawler.sweep import SweepResult
+
+    result = SweepResult(sweep_id=4, status="ok", cases={
+        "new": 5, "new_by_stage": {"review": 5}, "restaged": 0, "evidence_captured": 2,
+        "evidence_failed": 0, "evidence_blocked": 2, "evidence_refused": 1,
+        "evidence_no_profile": 0,
+        "evidence_failures": ["case 3: http://x/3: blocked page ('#captcha-form' found)"]})
+    lines = summary.text(result, "store.db")
+    assert "  evidence: 2 captured, 2 blocked, 1 refused (run `brandsweep evidence capture` "\
+        "to retry)" in lines
+    assert "    case 3: http://x/3: blocked page ('#captcha-form' found)" in lines
