@@ -348,15 +348,13 @@ async def _run(jobs: list[_Job], profiles: dict[str, MarketplaceProfile], chromi
                             await market.context.new_page()
                         try:
                             shot = await _shoot(market, page, job, page_timeout)
-                        except _Retryable as exc:
-                            if exc.retry_after is not None:  # the whole marketplace waits
+                        except BaseException as exc:
+                            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                                # the marketplace asked for a pause: all its pages wait
                                 market.hold(min(exc.retry_after, retries.retry_after_max))
                             market.notes.pop(page, None)
-                            await page.close()
-                            raise
-                        except BaseException:
-                            market.notes.pop(page, None)
-                            await page.close()  # a page in an unknown state is not reused
+                            with contextlib.suppress(Exception):
+                                await page.close()  # a page in an unknown state is not reused
                             raise
                         market.pages.append(page)
                         return shot
@@ -420,16 +418,16 @@ async def _shoot(market: _Market, page: Any, job: _Job, timeout: float) -> _Shot
     if why is not None:  # routing should have stopped it; never save what it missed
         raise _Refused(f"{job.url} ended at {response.url!r}, refused: {why}")
     status = response.status
+    html = await response.body()
+    profile = market.profile
+    hit = _blocked_marker(profile, html.decode("utf-8", "replace"))
+    if hit is not None:  # whatever the status: a wall is not retried at once
+        raise _Blocked(repr(hit))
     if status in RETRY_STATUS or status >= 500:
         raise _Retryable(f"{url}: HTTP {status}",
                          _retry_after(response.headers.get("retry-after") or ""))
     if status >= 400:
         raise _Failed(f"{url}: HTTP {status}: the listing may be gone already")
-    html = await response.body()
-    profile = market.profile
-    hit = _blocked_marker(profile, html.decode("utf-8", "replace"))
-    if hit is not None:
-        raise _Blocked(repr(hit))
     wait_for = profile.evidence.wait_for
     if wait_for:
         try:  # a blocked page shows instead of the listing: stop waiting for it then

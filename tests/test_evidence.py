@@ -247,11 +247,13 @@ def test_a_captcha_served_with_200_is_not_evidence(
     scripted = (b"<html><body><script>document.body.insertAdjacentHTML('beforeend', "
                 b"\"<div id='captcha-form'>wait</div>\")</script></body></html>")
     shop.routes["/c"] = lambda n: (200, {}, scripted) if wall["on"] else ok(n)
-    ids = open_cases(store, [("shop", shop.url + p, None) for p in ("/a", "/b", "/c")])
+    shop.routes["/d"] = lambda n: (403, {}, CAPTCHA) if wall["on"] else ok(n)
+    ids = open_cases(store, [("shop", shop.url + p, None)
+                             for p in ("/a", "/b", "/c", "/d")])
     market = {"shop": profile("shop", shop.url)}
     got = evidence.capture(store, market, chromium, retries=FAST)
     assert got.captured == 0 and sorted(c for c, _ in got.blocked) == ids
-    assert not got.failed and got.pending == 3 and got.exit_code == 3
+    assert not got.failed and got.pending == 4 and got.exit_code == 3
     assert "'#captcha-form'" in dict(got.blocked)[ids[0]]
     assert "'Verify you are a human'" in dict(got.blocked)[ids[1]]
     assert (shop.hits["/a"], shop.hits["/b"]) == (1, 1)  # a wall is not hammered
@@ -259,7 +261,7 @@ def test_a_captcha_served_with_200_is_not_evidence(
     assert not evidence.folder(store.path).exists()
     wall["on"] = False
     later = evidence.capture(store, market, chromium, retries=FAST)
-    assert later.captured == 3 and not later.blocked
+    assert later.captured == 4 and not later.blocked
     assert b"captcha" not in (evidence.folder(store.path) / f"case-{ids[0]}" /
                               "page.html").read_bytes()
 
