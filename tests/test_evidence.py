@@ -6,6 +6,7 @@ The end-to-end evidence tests (a sweep's evidence, a kill -9 during capture) sta
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -348,3 +349,34 @@ def test_the_sweep_summary_counts_blocked_and_refused_evidence() -> None:
     assert "  evidence: 2 captured, 2 blocked, 1 refused (run `brandsweep evidence capture` "\
         "to retry)" in lines
     assert "    case 3: http://x/3: blocked page ('#captcha-form' found)" in lines
+
+
+def test_a_long_retry_after_is_cut_to_the_bound(store: Store, serve: Callable[[], Served],
+                                                chromium: str) -> None:
+    shop = serve()
+    shop.routes["/later"] = lambda n: (429, {"Retry-After": "86400"}, b"") if n == 0 \
+        else ok(n)
+    open_cases(store, [("shop", shop.url + "/later", None)])
+    bounded = evidence.Retries(attempts=2, backoff=0.01, retry_after_max=0.2)
+    got = evidence.capture(store, {"shop": profile("shop", shop.url)}, chromium,
+                           retries=bounded)
+    assert got.captured == 1 and shop.hits["/later"] == 2
+
+
+def test_the_first_image_is_fetched_only_where_the_policy_allows(
+        store: Store, serve: Callable[[], Served], chromium: str) -> None:
+    shop, elsewhere = serve(), serve()
+    png = b"\x89PNG\r\n\x1a\n fake image bytes"
+    shop.routes["/p1"] = shop.routes["/p2"] = ok
+    shop.routes["/img.png"] = lambda n: (200, {"Content-Type": "image/png"}, png)
+    shop.routes["/img-away"] = lambda n: (302, {"Location": elsewhere.url + "/x.png"}, b"")
+    elsewhere.routes["/x.png"] = lambda n: (200, {"Content-Type": "image/png"}, png)
+    ids = open_cases(store, [("shop", shop.url + "/p1", shop.url + "/img.png"),
+                             ("shop", shop.url + "/p2", shop.url + "/img-away")])
+    got = evidence.capture(store, {"shop": profile("shop", shop.url)}, chromium,
+                           retries=FAST)
+    assert got.captured == 2 and elsewhere.hits == {}
+    assert rows(store, "select case_id, image_sha256 from evidence order by case_id") == [
+        (ids[0], hashlib.sha256(png).hexdigest()), (ids[1], None)]
+    assert rows(store, "select count(*) from case_events where case_id = ? and action = "
+                "'evidence' and reason like '%image %refused%'", ids[1]) == [(1,)]
