@@ -37,8 +37,15 @@ def text(result: SweepResult, db: str) -> list[str]:
                      + (f", {c['relisted']} relistings linked" if c.get("relisted") else ""))
         if "evidence_captured" in c:
             lines.append(f"  evidence: {c['evidence_captured']} captured"
-                         + (f", {c['evidence_failed']} failed (run `brandsweep evidence "
-                            "capture` to retry)" if c["evidence_failed"] else ""))
+                         + (f", {c['evidence_failed']} failed" if c["evidence_failed"] else "")
+                         + (f", {c['evidence_blocked']} blocked" if c.get("evidence_blocked")
+                            else "")
+                         + (f", {c['evidence_refused']} refused" if c.get("evidence_refused")
+                            else "")
+                         + (f", {c['evidence_no_profile']} without a profile"
+                            if c.get("evidence_no_profile") else "")
+                         + (" (run `brandsweep evidence capture` to retry)"
+                            if c["evidence_failed"] or c.get("evidence_blocked") else ""))
             lines.extend(f"    {line}" for line in c["evidence_failures"])
         if "drafts_new" in c:
             programs = ", ".join(f"{p} {n}" for p, n in sorted(c["drafts_by_program"].items()))

@@ -201,7 +201,11 @@ def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult
                                    sweep_id)
             info["evidence_captured"] = got.captured
             info["evidence_failed"] = len(got.failed)
-            info["evidence_failures"] = [f"case {c}: {why}" for c, why in got.failed[:5]]
+            info["evidence_blocked"] = len(got.blocked)  # a CAPTCHA is not evidence
+            info["evidence_refused"] = len(got.refused)  # a URL the policy does not allow
+            info["evidence_no_profile"] = len(got.no_profile)
+            info["evidence_failures"] = [f"case {c}: {why}" for c, why in [
+                *got.failed, *got.blocked, *got.refused, *got.no_profile][:5]]
         info["relisted"] = len(cases.link_relistings(store, brand, by, sweep_id))
         if plan.draft:
             drafted = drafting.draft(store, plan.ruleset, profiles, by, sweep_id)

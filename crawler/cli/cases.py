@@ -278,7 +278,8 @@ def evidence() -> None:
 def evidence_capture(brand: str | None, limit: int | None,
                      marketplaces_dir: tuple[Path, ...], by: str, db: Path) -> None:
     """Capture evidence for every case that has none yet (what a sweep does for new
-    cases). Exit 3 if some pages could not be captured."""
+    cases). Exit 3 if some could not be captured: failed, blocked, refused or without a
+    marketplace profile."""
     from crawler import evidence as ev
     from crawler import profiles
     from crawler.browser import find_chromium
@@ -286,10 +287,13 @@ def evidence_capture(brand: str | None, limit: int | None,
     result = ev.capture(_open(db), profiles.load_profiles(list(marketplaces_dir)),
                         find_chromium(), brand, by, limit=limit)
     click.echo(f"{result.captured} captured, {len(result.failed)} failed, "
-               f"{result.pending} cases without evidence (folder {ev.folder(db)})")
-    for case_id, why in result.failed:
+               f"{len(result.blocked)} blocked, {len(result.refused)} refused, "
+               f"{len(result.no_profile)} without a profile; {result.pending} cases wait "
+               f"for the next run (folder {ev.folder(db)})")
+    for case_id, why in [*result.failed, *result.blocked, *result.refused,
+                         *result.no_profile]:
         click.echo(f"  case {case_id}: {why}", err=True)
-    sys.exit(3 if result.failed else 0)
+    sys.exit(result.exit_code)
 
 
 @evidence.command("verify")
