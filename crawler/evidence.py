@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler import cases as case_log
-from crawler import urls
+from crawler import markers, urls
 from crawler.files import write_whole
 from crawler.profiles import MarketplaceProfile
 from crawler.store import Store, now
@@ -197,22 +197,6 @@ def _refuse(store: Store, case_id: int, why: str, by: str, sweep_id: int | None,
 def _first_image(images: str | None) -> str | None:
     found = json.loads(images) if images else []
     return found[0] if found else None
-
-
-# replaced by crawler.markers.blocked_marker at merge
-def _blocked_marker(profile: MarketplaceProfile, html: str) -> str | None:
-    """The first of the profile's blocked markers on ``html`` (a CSS selector that matches,
-    or a text found case-insensitively), or None."""
-    from parsel import Selector
-
-    blocked = profile.blocked
-    if blocked.selectors:
-        sel = Selector(text=html or "<html></html>")
-        for css in blocked.selectors:
-            if sel.css(css):
-                return css
-    folded = html.casefold()
-    return next((t for t in blocked.text if t.casefold() in folded), None)
 
 
 class _Market:
@@ -420,7 +404,7 @@ async def _shoot(market: _Market, page: Any, job: _Job, timeout: float) -> _Shot
     status = response.status
     html = await response.body()
     profile = market.profile
-    hit = _blocked_marker(profile, html.decode("utf-8", "replace"))
+    hit = markers.blocked_marker(profile, html.decode("utf-8", "replace"))
     if hit is not None:  # whatever the status: a wall is not retried at once
         raise _Blocked(repr(hit))
     if status in RETRY_STATUS or status >= 500:
@@ -434,11 +418,11 @@ async def _shoot(market: _Market, page: Any, job: _Job, timeout: float) -> _Shot
             await page.wait_for_selector(", ".join([wait_for, *profile.blocked.selectors]),
                                          timeout=ms)
         except PlaywrightTimeout as exc:
-            hit = _blocked_marker(profile, await page.content())
+            hit = markers.blocked_marker(profile, await page.content())
             if hit is not None:
                 raise _Blocked(repr(hit)) from exc
             raise _Retryable(f"{url}: {wait_for!r} did not show in {timeout:g}s") from exc
-    hit = _blocked_marker(profile, await page.content())  # drawn by the page's scripts
+    hit = markers.blocked_marker(profile, await page.content())  # drawn by the page's scripts
     if hit is not None:
         raise _Blocked(repr(hit))
     at = now()

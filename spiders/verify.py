@@ -12,7 +12,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler import urls
+from crawler import markers, urls
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.profiles import MarketplaceProfile
 
@@ -53,17 +53,20 @@ class VerifySpider(scrapy.Spider):
 
 def read(profile: MarketplaceProfile, status: int, response: Response) -> tuple[str, str]:
     """What a listing page says: (verdict, detail)."""
-    removed, blocked = profile.removed, profile.blocked
+    removed = profile.removed
     if status in removed.status:
         return "removed", f"HTTP {status}"
     if not isinstance(response, TextResponse):
         return "error", f"HTTP {status}: not a web page"
+    ctype = (response.headers.get(b"Content-Type") or b"text/html").decode("latin-1")
+    hit = markers.blocked_marker(profile, response.text, ctype, page=response)
+    if hit is not None:
+        return "blocked", f"HTTP {status}, {hit!r} on the page"
     body = response.text.casefold()
-    for name, markers in (("blocked", blocked), ("removed", removed)):
-        hit = next((s for s in markers.selectors if response.css(s)), None) or next(
-            (t for t in markers.text if t.casefold() in body), None)
-        if hit is not None:
-            return name, f"HTTP {status}, {hit!r} on the page"
+    hit = next((s for s in removed.selectors if response.css(s)), None) or next(
+        (t for t in removed.text if t.casefold() in body), None)
+    if hit is not None:
+        return "removed", f"HTTP {status}, {hit!r} on the page"
     if status >= 400:
         return "error", f"HTTP {status}"
     return "still_live", f"HTTP {status}"
