@@ -106,3 +106,16 @@ class CrontabError(BrandsweepError):
     ``crontab`` program, the program failed, a crontab file is not writable), or when the
     text about to be installed does not parse back to exactly the schedule's jobs; nothing
     is written then."""
+
+
+class RedisUnavailable(BrandsweepError):
+    """Raised by ``crawler.distributed`` when the Redis that distributed sweeps share does
+    not answer (not running, wrong address, refused, timed out) or its URL is malformed."""
+
+    exit_code = 2
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Redis at {url} is unavailable ({reason}): start redis-server "
+                         "or check --redis")
