@@ -124,6 +124,32 @@ def test_a_tampered_class_is_refused() -> None:
         codec.loads('{"url": "http://shop.test/"}')
 
 
+def test_queued_request_of_a_scrapy_request(queue: LeasedQueue) -> None:
+    from scrapy.utils.request import RequestFingerprinter
+
+    spider = Shop()
+    fingerprint = RequestFingerprinter().fingerprint
+    page = scrapy.Request("http://shop.test/s?q=acme", callback=spider.parse_search,
+                          priority=3)
+    again = scrapy.Request("http://shop.test/s?q=acme", callback=spider.parse_search,
+                           dont_filter=True)
+    first = QueuedRequest.of(page, spider, fingerprint(page))
+    assert first.priority == 3 and first.fingerprint == fingerprint(page).hex()
+    assert QueuedRequest.of(again, spider, fingerprint(again)).fingerprint is None
+    assert queue.push_many("s", [first, first, QueuedRequest.of(again, spider)]) == 2
+    assert queue.counts("s").duplicates == 1
+
+
+def test_items_must_be_json(queue: LeasedQueue) -> None:
+    queue.push("s", req(1))
+    lease = queue.lease("w1", 30)
+    assert lease is not None
+    with pytest.raises(TypeError):
+        queue.ack(lease.lease_id, items=[{"seen": {1, 2}}])
+    assert queue.counts("s").acked == 0  # nothing half-done
+    assert queue.ack(lease.lease_id, items=[{"price": 9.5}]) == 0
+
+
 # --- one process, step by step ----------------------------------------------------------
 
 def test_outstanding_is_exact_at_every_step(queue: LeasedQueue) -> None:
