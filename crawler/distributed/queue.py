@@ -354,8 +354,8 @@ class LeasedQueue:
     def lease(self, worker_id: str, lease_seconds: float, sweep_id: str | None = None,
               reap: bool = True) -> Lease | None:
         """The next request (highest priority, oldest first; sweeps take turns), held by
-        ``worker_id`` for ``lease_seconds``; ``None`` when nothing is queued. Runs out
-        leases are reaped first unless ``reap`` is False."""
+        ``worker_id`` for ``lease_seconds``; ``None`` when nothing is queued. Leases that
+        ran out are reaped first unless ``reap`` is False."""
         _check_id("worker id", worker_id)
         if sweep_id is not None:
             _check_id("sweep id", sweep_id)
