@@ -1,16 +1,17 @@
 # make demo / make test each do all of their own set-up on a fresh Debian machine:
-# a .venv with brandsweep installed, and a Chromium found or installed.
+# a .venv with brandsweep installed, a Chromium found or installed, and (for make test)
+# Debian's redis-server found or installed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser redis clean
 
 demo: $(STAMP) browser
 	$(BIN)/brandsweep demo
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser redis lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -27,6 +28,14 @@ bench: $(STAMP) browser
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)
 	@$(BIN)/brandsweep browser --install >/dev/null
+
+# fast when redis-server is already there; installs Debian's (apt-get as root) when not.
+# The tests start their own redis-server on a free loopback port (tests/conftest.py).
+redis:
+	@command -v redis-server >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	  && DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2; } \
+	  || { echo "Error: no redis-server: install it (Debian: apt-get install -y redis-server)" >&2; exit 2; }
 
 # reinstall only when the project's dependencies change
 $(STAMP): pyproject.toml

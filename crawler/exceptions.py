@@ -120,3 +120,17 @@ class WorkbenchExposed(BrandsweepError):
     access token: the workbench would let anyone on the network decide cases."""
 
     exit_code = 2
+
+
+
+class RedisUnavailable(BrandsweepError):
+    """Raised by ``crawler.distributed`` when the Redis that distributed sweeps share does
+    not answer (not running, wrong address, refused, timed out) or its URL is malformed."""
+
+    exit_code = 2
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Redis at {url} is unavailable ({reason}): start redis-server "
+                         "or check --redis")
