@@ -146,6 +146,11 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if self.path.parent.is_dir():
+            from crawler.files import create_file
+
+            # our mode, not the umask's; SQLite gives -wal and -shm the file's own mode
+            create_file(self.path)
         self.db = sqlite_utils.Database(self.path)
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.enable_wal()

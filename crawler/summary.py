@@ -24,6 +24,9 @@ def text(result: SweepResult, db: str) -> list[str]:
     for name, m in result.marketplaces.items():
         if (m["status"] != "ok" or m.get("resumed")) and m.get("reason"):
             lines.append(f"  {name}: {m['reason']}")
+        if m.get("price_warnings"):
+            lines.append(f"  {name}: {m['price_warnings']} prices not stored (negative, not a "
+                         "number, over 10^9 or in an unknown currency; the log names them)")
     if result.staged is not None:
         stages = ", ".join(f"{n} {s}" for s, n in sorted(result.staged.items())) or "none"
         lines.append(f"  staged by rule set {result.ruleset_version}: {stages}")

@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from crawler import extract
 from crawler.browser_pages import ContextRotation, settle
 from crawler.items import Listing
-from crawler.normalize import clean_text, parse_int, parse_price
+from crawler.normalize import clean_text, parse_int, read_price
 from crawler.profiles import MarketplaceProfile
 
 
@@ -37,6 +37,7 @@ class Health:
     no_results: list[str] = field(default_factory=list)  # keywords with no results
     failed_pages: list[str] = field(default_factory=list)
     switched_to_browser: bool = False
+    price_warnings: int = 0  # prices shown but not stored: negative, NaN, absurd, unknown
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -284,10 +285,13 @@ class ProfileSpider(scrapy.Spider):
     def _set(self, listing: Listing, name: str, value: extract.Value,
              response: Response | None = None) -> None:
         if name == "price" and isinstance(value, str):
-            low, high, currency = parse_price(value, self.profile.currency)
-            listing.price = str(low) if low is not None else None
-            listing.price_high = str(high) if high is not None else None
-            listing.currency = currency
+            reading = read_price(value, self.profile.currency)
+            if reading.problem is not None:
+                self.health.price_warnings += 1
+                self.logger.warning("%s: price not stored: %s", listing.url, reading.problem)
+            listing.price = str(reading.low) if reading.low is not None else None
+            listing.price_high = str(reading.high) if reading.high is not None else None
+            listing.currency = reading.currency
         elif name in ("units_sold", "moq"):
             setattr(listing, name, parse_int(value if isinstance(value, str) else None))
         elif name == "image_urls":
