@@ -34,14 +34,14 @@ CURRENCY_MARKS: dict[str, tuple[str, ...]] = {
     "J$": ("JMD",), "N$": ("NAD",), "T$": ("TOP",), "Z$": ("ZWL",), "$U": ("UYU",),
     "R$": ("BRL",),
     # euro, pound, yen and yuan
-    "€": ("EUR",), "euro": ("EUR",), "eur": ("EUR",), "Euro": ("EUR",),
+    "€": ("EUR",), "euro": ("EUR",), "eur": ("EUR",),
     "£": ("GBP", "GIP", "FKP", "SHP"), "SY£": ("SYP",), "LB£": ("LBP",),
     "¥": ("CNY", "JPY"), "￥": ("CNY", "JPY"), "CN¥": ("CNY",), "JP¥": ("JPY",),
     "円": ("JPY",), "元": ("CNY", "TWD", "HKD"),
     "RMB": ("CNY",),
     # the rest of Europe
     "zł": ("PLN",), "Zł": ("PLN",), "pln": ("PLN",), "Kč": ("CZK",), "Ft": ("HUF",),
-    "kr": ("SEK", "NOK", "DKK", "ISK"), "kr.": ("DKK", "ISK"), "Fr.": ("CHF",),
+    "kr": ("SEK", "NOK", "DKK", "ISK"), "Fr.": ("CHF",),
     "lei": ("RON", "MDL"), "Lei": ("RON", "MDL"), "LEI": ("RON", "MDL"), "leu": ("RON", "MDL"),
     "лв": ("BGN",), "лв.": ("BGN",), "дин.": ("RSD",), "динар": ("RSD",), "Dinara": ("RSD",),
     "ден": ("MKD",), "KM": ("BAM",), "₽": ("RUB",), "руб": ("RUB",), "руб.": ("RUB",),
@@ -75,11 +75,12 @@ CURRENCY_MARKS: dict[str, tuple[str, ...]] = {
 # price-parser splits "US $5" into "$"; a two- or three-letter prefix before $ or ¥ names
 # the country, so these are looked for first
 _PREFIXED_MARK = re.compile(r"(?<![A-Za-z])([A-Z]{2,3})\s*([$¥￥])")
-_OWN_MARKS = ("元",)  # marks price-parser does not know
+_OWN_MARKS = ("元", "ден", "₵", "S/")  # marks price-parser does not know
 _ISO_CODE = re.compile(r"[A-Z]{3}")
 # two numbers with a range dash (or "~", "to") between them: "2.10 - 3.80", "10 ~ 12"
 _RANGE = re.compile(r"(?<=\d)\s*(?:[-\u2010-\u2015~\uff5e\u301c]|to)\s*(?=\D{0,5}\d)")
 _MINUS = re.compile(r"[-\u2212\u2012\u2013\ufe63\uff0d]")
+_AMOUNT_AFTER = re.compile(r"(?:[^\s\d]{1,4}\s?){0,2}\d")
 _NON_FINITE = re.compile(r"(?<![A-Za-z])(?:nan|[+-]?inf(?:inity)?)(?![A-Za-z])",
                          re.IGNORECASE)
 _EXPONENT = re.compile(r"\d(?:[.,]\d+)?[eE][+-]?\d+")
@@ -179,8 +180,9 @@ def _negative(text: str) -> bool:
         after = text[m.end():]
         if before and before[-1].isdigit():
             continue  # a range
-        attached = re.match(r"[^\s\d]{0,4}\d", after) is not None
-        spaced = re.match(r"\s?[^\s\d]{0,4}\s?\d", after) is not None
+        # the amount, maybe after a currency mark: "5", "$5", "US $5"
+        attached = _AMOUNT_AFTER.match(after) is not None
+        spaced = _AMOUNT_AFTER.match(after.removeprefix(" ")) is not None
         if attached or (not before and spaced):
             return True
     return False
