@@ -8,6 +8,7 @@ values are refused (negative, not a number, absurdly large, an unknown currency)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -109,11 +110,15 @@ def clean_text(value: str | None) -> str | None:
 def currency_of(text: str, default_currency: str) -> str | None:
     """The ISO 4217 code ``text`` names, ``default_currency`` if it names none, None if it
     names one this module does not know."""
+    return _currency(text, Price.fromstring(text).currency, default_currency)
+
+
+def _currency(text: str, mark: str | None, default_currency: str) -> str | None:
+    """``currency_of``, given the mark price-parser found in ``text``."""
     for m in _PREFIXED_MARK.finditer(text):
-        mark = m.group(1) + m.group(2)
-        if mark in CURRENCY_MARKS:
-            return _choose(CURRENCY_MARKS[mark], default_currency)
-    mark = Price.fromstring(text).currency
+        prefixed = m.group(1) + m.group(2)
+        if prefixed in CURRENCY_MARKS:
+            return _choose(CURRENCY_MARKS[prefixed], default_currency)
     if not mark:
         mark = next((own for own in _OWN_MARKS if own in text), None)
     if not mark:
@@ -129,6 +134,7 @@ def _choose(codes: tuple[str, ...], default_currency: str) -> str:
     return default_currency if default_currency in codes else codes[0]
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep sees the same few hundred price texts often
 def read_price(text: str | None, default_currency: str) -> PriceReading:
     """``"US $2.10 - 3.80"`` -> ``2.10``, ``3.80``, ``USD``; ``"129,00 €"`` -> ``129.00``,
     no high end, ``EUR``. The profile's ``default_currency`` is used only when the text
@@ -136,7 +142,8 @@ def read_price(text: str | None, default_currency: str) -> PriceReading:
     ``MAX_PRICE``) value, or one in an unknown currency, gives no price and a ``problem``."""
     if not text or (not any(c.isdigit() for c in text) and not _NON_FINITE.search(text)):
         return PriceReading(None, None, default_currency)  # "free shipping", "ask seller"
-    currency = currency_of(text, default_currency)
+    parsed = Price.fromstring(text)
+    currency = _currency(text, parsed.currency, default_currency)
     if _NON_FINITE.search(text):
         return _refused(currency, default_currency, f"{_shown(text)} is not a number")
     if _negative(text):
@@ -146,7 +153,7 @@ def read_price(text: str | None, default_currency: str) -> PriceReading:
         low = _scientific(exponent.group())
         high = None
     else:
-        low, high = _amounts(text)
+        low, high = _amounts(text, parsed.amount)
     if low is None:
         return PriceReading(None, None, currency or default_currency)
     if high is not None and high < low:
@@ -199,11 +206,12 @@ def _scientific(number: str) -> Decimal | None:
     return Decimal(format(value, "f"))  # 1E+5 -> 100000, as the store keeps decimals
 
 
-def _amounts(text: str) -> tuple[Decimal | None, Decimal | None]:
-    """The first amount, and the second if a range dash joins them."""
+def _amounts(text: str, first: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+    """The first amount (price-parser's reading of the whole ``text``), and the second if
+    a range dash joins them."""
     m = _RANGE.search(text)
     if m is None:
-        return Price.fromstring(text).amount, None
+        return first, None
     low = Price.fromstring(text[:m.start()]).amount
     high = Price.fromstring(text[m.end():]).amount
     if low is None:
