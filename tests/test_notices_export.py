@@ -160,7 +160,7 @@ def every_program(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def shown_titles(data: dict[str, Any], web_only: bool = False) -> list[str]:
     return [escaping.shown(i["title"], escaping.TITLE_LIMIT) for i in data["items"]
-            if not web_only or escaping.is_web_url(escaping.shown(i["url"]))]
+            if not web_only or escaping.is_web_url(escaping.shown_url(i["url"]))]
 
 
 def assert_readable_text(out: str, data: dict[str, Any], fmt: str) -> None:
@@ -338,3 +338,16 @@ def test_a_missing_price_is_said_in_words(drafted: Path) -> None:
             assert "None" not in part.get_content()
     assert escaping.money(None, None) == "price not shown"
     assert escaping.money("12.50", None) == "12.50 (currency not shown)"
+
+
+def test_a_url_stays_the_same_address_on_one_line() -> None:
+    assert escaping.shown_url("http://x.example/\u202etxt.exe") == \
+        "http://x.example/%E2%80%AEtxt.exe"
+    assert escaping.shown_url(" http://x.example/a\nb ") == "http://x.example/a%0Ab"
+    for url in hostile.URLS:
+        shown = escaping.shown_url(url)
+        assert hostile.hidden_characters(shown) == [] and " " not in shown
+        assert escaping.is_web_url(shown) == hostile.is_web(shown)
+    assert not any(escaping.is_web_url(u) for u in (
+        "javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "//evil.example/",
+        "http:///nohost", "vbscript:msgbox(1)"))

@@ -9,6 +9,7 @@ One function per output's rule, used by the notice exports and the sweep report 
   very long values cut.
 - ``markdown``: HTML and Markdown syntax escaped, so a title is text and never a tag, a
   link, emphasis or a table cell of its own; ``markdown_link`` links web URLs only.
+- ``shown_url``: a URL on one line, the same address (odd characters percent-encoded).
 - ``is_web_url``: only ``http``/``https`` URLs become links (no ``javascript:``, ``data:``).
 - ``csv_cell``: the OWASP rule against formula injection.
 - ``json_text``: JSON with invisible separators and overrides as ``\\u`` escapes.
@@ -64,6 +65,18 @@ def shown(value: Any, limit: int | None = None) -> Any:
         text = "".join(_visible(c) for c in text)
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text
+
+
+def shown_url(value: Any) -> Any:
+    """A URL as a person should see it: spaces, control and override characters
+    percent-encoded (as a browser would send them), so it stays one line and the same
+    address. Anything but text is returned as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if any(c.isspace() or _hidden(c) for c in text):
+        text = "".join(quote(c) if c.isspace() or _hidden(c) else c for c in text)
     return text
 
 

@@ -110,12 +110,13 @@ def render(data: dict[str, Any], fmt: str, templates: str | None = None,
 
 def for_people(data: dict[str, Any]) -> dict[str, Any]:
     """The notice as its readable formats show it: the listing text (titles, sellers,
-    listing ids, URLs) one line each, control and override characters visible, long
-    values cut (``escaping.shown``)."""
+    listing ids, URLs) one line each, control and override characters visible (in URLs
+    percent-encoded), long values cut (``escaping.shown``, ``escaping.shown_url``)."""
     items = [item | {"title": shown(item["title"], TITLE_LIMIT),
                      "seller": shown(item["seller"], NAME_LIMIT),
                      "listing_id": shown(item["listing_id"], NAME_LIMIT),
-                     "url": shown(item["url"]), "reason": shown(item["reason"])}
+                     "url": escaping.shown_url(item["url"]),
+                     "reason": shown(item["reason"])}
              for item in data["items"]]
     return data | {"seller": shown(data["seller"], NAME_LIMIT),
                    "marketplace": shown(data["marketplace"]),
