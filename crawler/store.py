@@ -235,6 +235,11 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         check_path(self.path)  # our own one-line error before SQLite's
+        if self.path.parent.is_dir():
+            from crawler.files import create_file
+
+            # our mode, not the umask's; SQLite gives -wal and -shm the file's own mode
+            create_file(self.path)
         self.db = sqlite_utils.Database(self.path)
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.enable_wal()

@@ -27,6 +27,9 @@ def text(result: SweepResult, db: str) -> list[str]:
         if m.get("refused_urls"):
             lines.append(f"  {name}: {m['refused_urls']} URLs refused (not fetched, not "
                          f"stored), e.g. {m['refused'][0] if m.get('refused') else '?'}")
+        if m.get("price_warnings"):
+            lines.append(f"  {name}: {m['price_warnings']} prices not stored (negative, not a "
+                         "number, over 10^9 or in an unknown currency; the log names them)")
     if result.staged is not None:
         stages = ", ".join(f"{n} {s}" for s, n in sorted(result.staged.items())) or "none"
         lines.append(f"  staged by rule set {result.ruleset_version}: {stages}")

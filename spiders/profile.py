@@ -30,7 +30,7 @@ from crawler import extract, markers, urls
 from crawler.browser_pages import ContextRotation, settle
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.items import Listing
-from crawler.normalize import clean_text, parse_int, parse_price
+from crawler.normalize import clean_text, parse_int, read_price
 from crawler.profiles import MarketplaceProfile
 
 
@@ -49,6 +49,7 @@ class Health:
     refused_urls: int = 0  # URLs crawler.urls refused: links on pages, redirects
     refused: list[str] = field(default_factory=list)  # the first of them, and why
     switched_to_browser: bool = False
+    price_warnings: int = 0  # prices shown but not stored: negative, NaN, absurd, unknown
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -402,10 +403,13 @@ class ProfileSpider(scrapy.Spider):
     def _set(self, listing: Listing, name: str, value: extract.Value,
              response: Response | None = None) -> None:
         if name == "price" and isinstance(value, str):
-            low, high, currency = parse_price(value, self.profile.currency)
-            listing.price = str(low) if low is not None else None
-            listing.price_high = str(high) if high is not None else None
-            listing.currency = currency
+            reading = read_price(value, self.profile.currency)
+            if reading.problem is not None:
+                self.health.price_warnings += 1
+                self.logger.warning("%s: price not stored: %s", listing.url, reading.problem)
+            listing.price = str(reading.low) if reading.low is not None else None
+            listing.price_high = str(reading.high) if reading.high is not None else None
+            listing.currency = reading.currency
         elif name in ("units_sold", "moq"):
             setattr(listing, name, parse_int(value if isinstance(value, str) else None))
         elif name == "image_urls":

@@ -1,17 +1,21 @@
 """Exporting a draft notice: text, eml, md, json, csv (a bulk sheet) or lumen.
 
 Templates are Jinja2 in a sandboxed environment: a rule set may bring its own (they
-replace ours by file name) and they see only the notice's data. HTML output autoescapes,
-so a listing title written by a counterfeiter is shown as text, never run.
+replace ours by file name) and they see only the notice's data. Listing text is a
+counterfeiter's to write, so every format treats it as hostile (``escaping``): templates
+get titles, sellers and URLs on one line with control and override characters visible;
+HTML autoescapes and links only web URLs; Markdown escapes every value it prints (HTML and
+Markdown syntax alike); the CSV sheet neutralises formulas; no format prints ``None``.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from crawler.exceptions import TemplateProblem, UnknownNotice
+from crawler.notices import escaping
+from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, Verbatim, shown
 from crawler.notices.programs import PROGRAMS, VERO_REASONS
 from crawler.store import Store
 
@@ -28,16 +34,33 @@ EXTENSIONS = {"text": "txt", "eml": "eml", "md": "md", "json": "json", "csv": "c
 BUILTIN_TEMPLATES = Path(__file__).with_name("templates")
 
 
-def environment(own: str | None = None) -> jinja2.Environment:
-    """The sandbox: the rule set's own templates first, then ours."""
+@functools.lru_cache(maxsize=8)  # compiled templates are kept with their environment
+def environment(own: str | None = None, markdown: bool = False) -> jinja2.Environment:
+    """The sandbox: the rule set's own templates first, then ours. With ``markdown``,
+    every value a template prints is Markdown-escaped unless it is ``Verbatim``."""
     loaders: list[jinja2.BaseLoader] = []
     if own:
         loaders.append(jinja2.FileSystemLoader(own))
     loaders.append(jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES)))
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html.j2"], default=False),
+        finalize=_markdown_value if markdown else _value,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["money"] = escaping.money
+    env.filters["markdown_link"] = escaping.markdown_link
+    env.tests["web_url"] = escaping.is_web_url
+    return env
+
+
+def _value(value: Any) -> Any:
+    return "" if value is None else value  # an empty field, never the word "None"
+
+
+def _markdown_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value if isinstance(value, Verbatim) else escaping.markdown(value)
 
 
 def notice(store: Store, notice_id: int) -> dict[str, Any]:
@@ -64,21 +87,40 @@ def render(data: dict[str, Any], fmt: str, templates: str | None = None,
            evidence_dir: str = "") -> str | bytes:
     """The notice in format ``fmt``."""
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        return escaping.json_text(data, sort_keys=True)
     if fmt == "csv":
         return _csv(data)
     if fmt == "lumen":
-        return json.dumps(_lumen(data), indent=2, ensure_ascii=False) + "\n"
+        return escaping.json_text(_lumen(data))
     env = environment(templates)
-    context = {"notice": data, "sender": data["sender"], "rights": data["rights"],
-               "items": data["items"], "evidence_dir": evidence_dir}
+    people = for_people(data)
+    context = {"notice": people, "sender": people["sender"], "rights": people["rights"],
+               "items": people["items"], "evidence_dir": evidence_dir}
     text = _template(env, f"{data['program']}.txt.j2", context)
     if fmt == "text":
         return text
     if fmt == "md":
-        return _template(env, "notice.md.j2", context | {"body": text})
+        return _template(environment(templates, markdown=True), "notice.md.j2",
+                         context | {"body": Verbatim(text if text.endswith("\n")
+                                                     else text + "\n"),
+                                    "fence": escaping.markdown_fence(text)})
     html = _template(env, "notice.html.j2", context | {"body": text})
-    return _eml(data, text, html)
+    return _eml(people, text, html)
+
+
+def for_people(data: dict[str, Any]) -> dict[str, Any]:
+    """The notice as its readable formats show it: the listing text (titles, sellers,
+    listing ids, URLs) one line each, control and override characters visible (in URLs
+    percent-encoded), long values cut (``escaping.shown``, ``escaping.shown_url``)."""
+    items = [item | {"title": shown(item["title"], TITLE_LIMIT),
+                     "seller": shown(item["seller"], NAME_LIMIT),
+                     "listing_id": shown(item["listing_id"], NAME_LIMIT),
+                     "url": escaping.shown_url(item["url"]),
+                     "reason": shown(item["reason"])}
+             for item in data["items"]]
+    return data | {"seller": shown(data["seller"], NAME_LIMIT),
+                   "marketplace": shown(data["marketplace"]),
+                   "recipient": shown(data.get("recipient")), "items": items}
 
 
 def _template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
@@ -99,7 +141,7 @@ def _eml(data: dict[str, Any], text: str, html: str) -> bytes:
 
     msg = EmailMessage()
     sender = data["sender"]
-    msg["From"] = f"{sender.get('name')} <{sender.get('email')}>"
+    msg["From"] = formataddr((shown(sender.get("name")) or "", shown(sender.get("email"))))
     msg["To"] = data.get("recipient") or f"{data['program']} notices <notices@invalid>"
     msg["Subject"] = (f"{data['program_title']}: {len(data['items'])} listing(s) by "
                       f"{data['seller'] or 'unknown seller'} on {data['marketplace']}")
@@ -116,11 +158,13 @@ def _csv(data: dict[str, Any]) -> str:
     columns = ["notice_id", "program", "marketplace", "listing_id", "url", "title", "price",
                "currency", "seller", "reason_code", "reason", "captured_at",
                "screenshot_sha256", "html_sha256"]
-    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    # CRLF as RFC 4180 has it: with "\n" alone, csv leaves a bare "\r" in a cell unquoted
+    writer = csv.DictWriter(out, columns, lineterminator="\r\n")
     writer.writeheader()
     for item in data["items"]:
-        writer.writerow({"notice_id": data["id"], **{k: item[k] for k in columns[1:11]},
-                         **{k: item["evidence"][k] for k in columns[11:]}})
+        row = {"notice_id": data["id"], **{k: item[k] for k in columns[1:11]},
+               **{k: item["evidence"][k] for k in columns[11:]}}
+        writer.writerow({k: escaping.csv_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -144,7 +188,9 @@ def _lumen(data: dict[str, Any]) -> dict[str, Any]:
             "description": f"{sender['brand']} trademark"
                            + (f" {mark.get('mark')} ({mark.get('office')} "
                               f"{mark.get('number')})" if mark else ""),
-            "infringing_urls_attributes": [{"url": i["url"]} for i in data["items"]],
+            # Lumen shows these as links: web URLs only
+            "infringing_urls_attributes": [{"url": i["url"]} for i in data["items"]
+                                           if escaping.is_web_url(i["url"])],
         }],
         "entity_notice_roles_attributes": [
             {"name": "sender", "entity_attributes": entity | {"name": sender.get("name")}},

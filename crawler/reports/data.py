@@ -89,7 +89,9 @@ def _health(m: dict[str, Any]) -> dict[str, Any]:
             "retries": m.get("retries", 0), "render_mode": m.get("render_mode", "-"),
             "blocked": m.get("status") == "blocked",
             "extraction_failed": m.get("status") == "extraction_failed",
-            "reason": m.get("reason")}
+            "reason": m.get("reason"),
+            # prices a page showed that were not stored (negative, NaN, absurd, unknown)
+            "price_warnings": m.get("price_warnings", 0)}
 
 
 def history(store: Store, brand: str | None, upto: int) -> dict[str, Any]:

@@ -1,15 +1,20 @@
 """Rendering a report: ``text`` for a terminal or cron mail, ``json`` for scripts, ``html``
-for people (one self-contained file: inline SVG charts, screenshots as data URIs)."""
+for people (one self-contained file: inline SVG charts, screenshots as data URIs).
+
+Listing titles and sellers are a counterfeiter's to write: the HTML page autoescapes them,
+shows them one line each with control and override characters visible
+(``crawler.notices.escaping``), and forbids scripts outright (its Content-Security-Policy).
+"""
 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, json_text, money, shown
 from crawler.reports.data import THUMBNAILS
 
 FORMATS = ("text", "json", "html")
@@ -17,14 +22,18 @@ COLOURS = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030")
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
     autoescape=True,  # listing titles are attacker-written text
+    finalize=lambda v: "" if v is None else v,  # never the word "None"
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["money"] = money
 
 
 def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -> str:
+    """The report in format ``fmt`` (``text``, ``json`` or ``html``)."""
     if fmt == "json":
-        return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        return json_text(report, sort_keys=True)
     if fmt == "text":
         return "\n".join(text(report)) + "\n"
+    report = for_people(report)
     thumbs: list[dict[str, Any]] = []
     for c in report["new_cases"]["items"]:
         if len(thumbs) >= THUMBNAILS:
@@ -38,7 +47,27 @@ def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -
         history_chart=_history_chart(report))
 
 
+def for_people(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with its listing text as the HTML page shows it (``escaping.shown``)."""
+    def listing(row: dict[str, Any]) -> dict[str, Any]:
+        return row | {k: shown(row[k], TITLE_LIMIT if k == "title" else NAME_LIMIT)
+                      for k in ("title", "seller", "listing_id") if k in row}
+
+    cases = report["new_cases"]
+    return report | {
+        "new_cases": cases | {"items": [listing(c) for c in cases["items"]]},
+        "new_drafts": [listing(d) for d in report["new_drafts"]],
+        "price_drops": [listing(d) for d in report["price_drops"]],
+        "relistings": [listing(x) for x in report["relistings"]],
+        "health": {name: h | {"reason": shown(h["reason"])}
+                   for name, h in report["health"].items()},
+        "problem": shown(report["problem"]),
+    }
+
+
 def text(report: dict[str, Any]) -> list[str]:
+    """The report as lines for a terminal or a cron mail."""
+    report = for_people(report)
     s = report["sweep"]
     lines = [f"sweep {s['id']} ({s['kind']} {s['brand'] or s['campaign']}): {s['status']}, "
              f"{s['started']} to {s['finished']}"]
@@ -54,6 +83,8 @@ def text(report: dict[str, Any]) -> list[str]:
     for name, h in sorted(report["health"].items()):
         lines.append(f"    {name:<12} {h['status']:<18} pages {h['pages']:>4}  listings "
                      f"{h['listings']:>5}  retries {h['retries']:>3}  {h['render_mode']}"
+                     + (f"  price warnings {h['price_warnings']}" if h["price_warnings"]
+                        else "")
                      + (f"  ({h['reason']})" if h["reason"] else ""))
     if report["problem"]:
         lines.append(f"  problem: {report['problem']}")
