@@ -16,6 +16,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from crawler.exceptions import SweepLocked
+from crawler.files import FILE_MODE, make_folders, write_whole
 from crawler.store import now
 
 
@@ -27,9 +28,9 @@ def lock_path(db: Path, brand: str) -> Path:
 def brand_lock(db: Path, brand: str) -> Iterator[None]:
     """Hold the brand's sweep lock, or raise ``SweepLocked`` at once."""
     path = lock_path(db, brand)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     info = path.with_name(path.name + ".json")
-    lock = FileLock(str(path), timeout=0)
+    lock = FileLock(str(path), timeout=0, mode=FILE_MODE)  # not world-writable, whatever the umask
     try:
         lock.acquire()
     except Timeout:
@@ -39,7 +40,8 @@ def brand_lock(db: Path, brand: str) -> Iterator[None]:
             f"{holder.get('started', '?')}, store {db}); this one exits, try again later"
         ) from None
     try:
-        info.write_text(json.dumps({"pid": os.getpid(), "started": now(), "brand": brand}))
+        write_whole(info, json.dumps({"pid": os.getpid(), "started": now(),
+                                      "brand": brand}).encode())
         yield
     finally:
         info.unlink(missing_ok=True)

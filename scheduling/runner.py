@@ -18,6 +18,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from crawler.files import create_file, make_folders
 from scheduling.schedule import Schedule, resolve
 
 LOG_BYTES = 5 * 1024 * 1024
@@ -34,7 +35,7 @@ class JobResult:
 def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
     job = schedule.job(job_name, schedule_file)
     logs = resolve(schedule_file, schedule.logs)
-    logs.mkdir(parents=True, exist_ok=True)
+    make_folders(logs)
     log = _logger(logs / f"{job.name}.log", job.name)
     db = resolve(schedule_file, schedule.db)
     result = JobResult()
@@ -116,6 +117,7 @@ def _logger(path: Path, name: str) -> logging.Logger:
     log.setLevel(logging.INFO)
     log.propagate = False
     if not log.handlers:
+        create_file(path)  # our mode, not the umask's (rotated files keep it)
         handler = RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)

@@ -95,8 +95,7 @@ def test_a_sweep_under_umask_0_leaves_nothing_world_writable(tmp_path: Path) -> 
              "--db", str(db)], capture_output=True, text=True, timeout=300, umask=0,
             env=dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url))
     assert done.returncode == 0, done.stdout + done.stderr
-    out = tmp_path / "exports"
-    out.mkdir(mode=0o755)  # the CLI's own --out folder: see crawler/cli/cases.py
+    out = tmp_path / "exports" / "notices"  # made by the CLI, parents too
     for fmt in ("text", "eml", "md", "json", "csv", "lumen"):
         exported = subprocess.run([SCRIPT, "notices", "export", "--all", "--format", fmt,
                                    "--out", str(out), "--db", str(db)], capture_output=True,
@@ -109,11 +108,10 @@ def test_a_sweep_under_umask_0_leaves_nothing_world_writable(tmp_path: Path) -> 
     shots = list(evidence.folder(db).rglob("screenshot.png"))
     assert shots, "the sweep captured no evidence"
     assert len(list(out.iterdir())) >= 6
-    # the brand's sweep lock (scheduling/lock.py, filelock's own mode) is not ours to set:
-    # FileLock(..., mode=0o644) there would make it 0o644 too
-    everything = [p for p in tmp_path.rglob("*") if not p.name.endswith(".lock")]
+    everything = list(tmp_path.rglob("*"))  # the brand's sweep lock file included
+    assert any(p.name.endswith(".lock") for p in everything)
     writable = [f"{p.relative_to(tmp_path)} {oct(mode(p))}" for p in everything
-                if mode(p) & stat.S_IWOTH and p != out]
+                if mode(p) & stat.S_IWOTH]
     assert writable == []
     for p in everything:
         assert mode(p) == (FOLDER_MODE if p.is_dir() else FILE_MODE), p

@@ -13,6 +13,8 @@ import click
 from crawler.cli.options import by_option, db_option, json_option, marketplaces_dir_option
 from crawler.cli.options import open_store as _open
 from crawler.cli.options import rules_option as _rules_option
+from crawler.files import make_folders
+from crawler.notices.escaping import money
 
 
 def _echo_json(data: Any) -> None:
@@ -75,7 +77,7 @@ def review_show(case_id: int, db: Path, as_json: bool) -> None:
                + (f", relisting of case {c['relisted_from']}" if c["relisted_from"] else ""))
     click.echo(f"  {x['marketplace']}:{x['listing_id']}  {x['url']}")
     click.echo(f"  {x['title']}")
-    click.echo(f"  {x['price']} {x['currency']}, seller {x['seller']} "
+    click.echo(f"  {money(x['price'], x['currency'])}, seller {x['seller'] or 'not shown'} "
                f"({x['seller_location'] or 'location unknown'})")
     if "evaluation" in c:
         e = c["evaluation"]
@@ -223,7 +225,7 @@ def notices_export(notice_id: int | None, every: bool, status: str | None, fmt: 
     ids = [notice_id] if notice_id is not None else \
         [n["id"] for n in listing(store, status=status)]
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folders(out)
     for i in ids:
         data = export.notice(store, i)
         body = export.render(data, fmt, _templates(data["brand"], rules_path))
