@@ -55,6 +55,8 @@ def text(result: SweepResult, db: str) -> list[str]:
             lines.append(f"  notices: {c['drafts_new']} new drafts with "
                          f"{c['drafted_listings']} listings"
                          + (f" ({programs})" if programs else "")
+                         + (f"; {c['joined_listings']} listings added to unsent drafts"
+                            if c.get("joined_listings") else "")
                          + (f"; {c['waiting_evidence']} cases wait for evidence"
                             if c["waiting_evidence"] else ""))
     if result.problem:

@@ -211,7 +211,8 @@ def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult
             drafted = drafting.draft(store, plan.ruleset, profiles, by, sweep_id)
             info["drafts_new"] = len(drafted.notices)
             info["drafts_by_program"] = drafted.by_program
-            info["drafted_listings"] = drafted.items
+            info["drafted_listings"] = drafted.items - sum(drafted.joined.values())
+            info["joined_listings"] = sum(drafted.joined.values())  # added to unsent drafts
             info["waiting_evidence"] = drafted.waiting_evidence
     except BrandsweepError as exc:
         result.problem = str(exc)

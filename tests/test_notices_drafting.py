@@ -140,3 +140,41 @@ def test_a_missing_identity_field_names_the_field_and_the_file(
                                      "required by amazon notices")
     assert notices(store) == []  # nothing half-drafted
     assert {c["status"] for c in cases.cases(store)} == {"open"}
+
+
+def test_new_takedowns_join_the_sellers_unsent_draft(store: Store, acme: Any,
+                                                      markets: Any) -> None:
+    """Rough edge: new takedowns for a seller with an unsent draft became a second
+    one-item notice. An unsent draft is still a draft; only submitted ones are frozen."""
+    stock(store, "megamart", "Replica King", 3)
+    fake_evidence(store)
+    first = drafting.draft(store, acme, markets, "tester")
+    assert len(first.notices) == 1 and first.items == 3
+    draft_id = first.notices[0]
+    stock(store, "megamart", "Replica King", 2, start=100)
+    fake_evidence(store)
+    joined = drafting.draft(store, acme, markets, "tester")
+    assert joined.notices == [] and joined.joined == {draft_id: 2} and joined.items == 2
+    rows = notices(store, "acme")
+    assert [(n["id"], n["items"]) for n in rows] == [(draft_id, 5)]
+    positions = [r[0] for r in store.db.conn.execute(
+        "select position from notice_items where notice_id = ? order by position",
+        [draft_id])]
+    assert positions == [1, 2, 3, 4, 5]
+    added = store.db.conn.execute(
+        "select count(*) from case_events where action = 'notice' and reason like "
+        "?", [f"added to draft notice {draft_id} %"]).fetchone()[0]
+    assert added == 2
+    # up to the program's limit (amazon: 50); the rest starts a new notice
+    stock(store, "megamart", "Replica King", 50, start=200)
+    fake_evidence(store)
+    overflow = drafting.draft(store, acme, markets, "tester")
+    assert overflow.joined == {draft_id: 45} and len(overflow.notices) == 1
+    assert sorted(n["items"] for n in notices(store, "acme")) == [5, 50]
+    # a submitted notice is frozen: new items start a new draft
+    mark_submitted(store, [draft_id], "dana")
+    stock(store, "megamart", "Replica King", 1, start=400)
+    fake_evidence(store)
+    after = drafting.draft(store, acme, markets, "tester")
+    assert draft_id not in after.joined
+    assert after.items == 1

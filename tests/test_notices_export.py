@@ -351,3 +351,32 @@ def test_a_url_stays_the_same_address_on_one_line() -> None:
     assert not any(escaping.is_web_url(u) for u in (
         "javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "//evil.example/",
         "http:///nohost", "vbscript:msgbox(1)"))
+
+
+def test_the_email_notice_cites_the_registrations_and_one_subject(tmp_path: Path) -> None:
+    """Rough edges: the email notice cited no trademark registration, and the subject
+    `notices show` printed was not the exported .eml's."""
+    own = tmp_path / "marketplaces"
+    own.mkdir()
+    builtin = profiles.BUILTIN_DIR / "bazaar.yaml"
+    (own / "bazaar.yaml").write_text(builtin.read_text().replace(
+        "notice_program: ebay_vero", "notice_program: email"))
+    markets = profiles.load_profiles([own])
+    assert markets["bazaar"].notice_program == "email"
+    db = tmp_path / "store.db"
+    store = Store(db)
+    store.migrate()
+    stock(store, "bazaar", "evil_seller", 2)
+    fake_evidence(store)
+    drafted = drafting.draft(store, loader.load(ruleset.brand_file("acme")), markets, "t")
+    assert drafted.by_program == {"email": 1}
+    code, text = cli_run("notices", "show", str(drafted.notices[0]), "--db", str(db))
+    assert code == 0
+    assert "USPTO 5123456 (US)" in text and "EUIPO 018234567 (EU)" in text
+    shown_subject = text.splitlines()[0].removeprefix("Subject: ")
+    raw = export.render(export.notice(store, drafted.notices[0]), "eml")
+    assert isinstance(raw, bytes)
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["Subject"] == shown_subject
+    assert shown_subject == ("Notice of infringement (email): 2 listing(s) by evil_seller on "
+                             "bazaar")

@@ -156,7 +156,10 @@ def notices_draft(brand: str, rules_path: Path | None, marketplaces_dir: tuple[P
     result = drafting.draft(_open(db), rs, profiles.load_profiles(list(marketplaces_dir)),
                             by)
     programs = ", ".join(f"{p} {n}" for p, n in sorted(result.by_program.items()))
-    click.echo(f"{len(result.notices)} new drafts with {result.items} listings"
+    joined = sum(result.joined.values())
+    click.echo(f"{len(result.notices)} new drafts with {result.items - joined} listings"
+               + (f"; {joined} listings added to {len(result.joined)} unsent drafts"
+                  if joined else "")
                + (f" ({programs})" if programs else "")
                + (f"; {result.waiting_evidence} cases wait for evidence (run `brandsweep "
                   "evidence capture`)" if result.waiting_evidence else ""))

@@ -28,6 +28,7 @@ class DraftResult:
     items: int = 0
     waiting_evidence: int = 0  # ready cases held back until their evidence is captured
     by_program: dict[str, int] = field(default_factory=dict)  # new notices per program
+    joined: dict[int, int] = field(default_factory=dict)  # unsent draft -> items it gained
 
 
 def identity(ruleset: Any, program: Program) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -51,6 +52,13 @@ def identity(ruleset: Any, program: Program) -> tuple[dict[str, Any], dict[str, 
         mark = marks[0].model_dump()
     sender = {k: v for k, v in owner.items() if v} | {"brand": brand.name}
     return sender, mark
+
+
+def registrations(ruleset: Any) -> list[dict[str, Any]]:
+    """Every registration of the brand's marks that has a number or an IP record: what a
+    notice that names no single one (the plain email) cites."""
+    return [t.model_dump() for t in ruleset.brand.trademarks
+            if getattr(t, "number", None) or getattr(t, "ip_record", None)]
 
 
 def draft(store: Store, ruleset: Any, profiles: dict[str, MarketplaceProfile], by: str,
@@ -85,6 +93,10 @@ def draft(store: Store, ruleset: Any, profiles: dict[str, MarketplaceProfile], b
     for (program_name, market, seller), items in sorted(groups.items()):
         program = PROGRAMS[program_name]
         sender, mark = senders[program_name]
+        # an unsent draft is still a draft: new items of its seller join it, up to the
+        # program's limit; only what is left over starts new notices
+        items = _join_drafts(store, ruleset, program, market, seller, items, rules, by,
+                             sweep_id, result)
         chunks = [items[i:i + program.limit] for i in range(0, len(items), program.limit)]
         for part, chunk in enumerate(chunks, 1):
             notice_id = _write(store, ruleset, program, market, seller, sender, mark,
@@ -117,26 +129,69 @@ def _write(store: Store, ruleset: Any, program: Program, market: str, seller: st
             "ruleset_version) values (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [ruleset.brand_key, program.name, market, seller, program.ip_type, at, by,
              sweep_id, part[0], part[1], json.dumps(sender, ensure_ascii=False),
-             json.dumps({"trademark": mark, "products": [
-                 p.name for p in ruleset.brand.products]}, ensure_ascii=False), recipient,
+             json.dumps({"trademark": mark, "trademarks": registrations(ruleset),
+                         "products": [p.name for p in ruleset.brand.products]},
+                        ensure_ascii=False), recipient,
              ruleset.version])
         notice_id = int(cur.lastrowid or 0)
-        for position, c in enumerate(chunk, 1):
-            code, reason, matched = _reason(c, rules, program)
-            evidence = {k: c[k] for k in ("captured_at", "screenshot", "screenshot_sha256",
-                                          "html", "html_sha256", "image_sha256")}
-            conn.execute(
-                "insert into notice_items (notice_id, case_id, position, brand, program, "
-                "marketplace, listing_id, url, title, price, currency, seller, reason_code, "
-                "reason, rules, evidence) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [notice_id, c["id"], position, ruleset.brand_key, program.name, market,
-                 c["listing_id"], c["url"], c["title"], c["price"], c["currency"],
-                 c["seller"], code, reason, json.dumps(matched),
-                 json.dumps(evidence)])
+        _insert_items(conn, ruleset, program, market, notice_id, 1, chunk, rules)
         case_log.transition(store, [c["id"] for c in chunk], "notice", by,
                             f"in draft notice {notice_id} ({program.name})", sweep_id,
                             in_transaction=True)
     return notice_id
+
+
+def _insert_items(conn: Any, ruleset: Any, program: Program, market: str, notice_id: int,
+                  first: int, chunk: list[dict[str, Any]], rules: dict[str, Any]) -> None:
+    """The notice's items, numbered from ``first``; inside the caller's transaction."""
+    for position, c in enumerate(chunk, first):
+        code, reason, matched = _reason(c, rules, program)
+        evidence = {k: c[k] for k in ("captured_at", "screenshot", "screenshot_sha256",
+                                      "html", "html_sha256", "image_sha256")}
+        conn.execute(
+            "insert into notice_items (notice_id, case_id, position, brand, program, "
+            "marketplace, listing_id, url, title, price, currency, seller, reason_code, "
+            "reason, rules, evidence) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [notice_id, c["id"], position, ruleset.brand_key, program.name, market,
+             c["listing_id"], c["url"], c["title"], c["price"], c["currency"],
+             c["seller"], code, reason, json.dumps(matched), json.dumps(evidence)])
+
+
+def _join_drafts(store: Store, ruleset: Any, program: Program, market: str, seller: str,
+                 items: list[dict[str, Any]], rules: dict[str, Any], by: str,
+                 sweep_id: int | None, result: DraftResult) -> list[dict[str, Any]]:
+    """Add ``items`` to the seller's unsent drafts of ``program`` that have room (oldest
+    first), each addition an audit event of its cases; return the items left over."""
+    conn = store.db.conn
+    drafts = conn.execute(
+        "select n.id from notices n where n.brand = ? and n.program = ? and "
+        "n.marketplace = ? and coalesce(n.seller, '') = ? and n.status = 'draft' "
+        "order by n.id", [ruleset.brand_key, program.name, market, seller]).fetchall()
+    for (notice_id,) in drafts:
+        if not items:
+            break
+        with conn:
+            # read inside the transaction: a person may have marked it submitted meanwhile
+            row = conn.execute("select status, (select count(*) from notice_items i where "
+                               "i.notice_id = n.id), (select coalesce(max(position), 0) from "
+                               "notice_items i where i.notice_id = n.id) from notices n "
+                               "where n.id = ?", [notice_id]).fetchone()
+            if row is None or row[0] != "draft" or row[1] >= program.limit:
+                continue
+            taken = {r[0] for r in conn.execute(
+                f"select case_id from notice_items where program = ? and case_id in "  # noqa: S608
+                f"({', '.join('?' * len(items))})", [program.name, *(c["id"] for c in items)])}
+            items = [c for c in items if c["id"] not in taken]
+            chunk, items = items[:program.limit - row[1]], items[program.limit - row[1]:]
+            if not chunk:
+                continue
+            _insert_items(conn, ruleset, program, market, notice_id, row[2] + 1, chunk, rules)
+            case_log.transition(store, [c["id"] for c in chunk], "notice", by,
+                                f"added to draft notice {notice_id} ({program.name}), which "
+                                "had not been submitted", sweep_id, in_transaction=True)
+        result.joined[notice_id] = result.joined.get(notice_id, 0) + len(chunk)
+        result.items += len(chunk)
+    return items
 
 
 def _reason(case: dict[str, Any], rules: dict[str, Any], program: Program

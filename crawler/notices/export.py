@@ -118,9 +118,18 @@ def for_people(data: dict[str, Any]) -> dict[str, Any]:
                      "url": escaping.shown_url(item["url"]),
                      "reason": shown(item["reason"])}
              for item in data["items"]]
-    return data | {"seller": shown(data["seller"], NAME_LIMIT),
-                   "marketplace": shown(data["marketplace"]),
-                   "recipient": shown(data.get("recipient")), "items": items}
+    people = data | {"seller": shown(data["seller"], NAME_LIMIT),
+                     "marketplace": shown(data["marketplace"]),
+                     "recipient": shown(data.get("recipient")), "items": items}
+    people["subject"] = subject(people)
+    return people
+
+
+def subject(data: dict[str, Any]) -> str:
+    """The notice's subject line: the same in ``notices show``, the text export and the
+    .eml's ``Subject`` header."""
+    return (f"{data['program_title']}: {len(data['items'])} listing(s) by "
+            f"{data['seller'] or 'unknown seller'} on {data['marketplace']}")
 
 
 def _template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
@@ -143,8 +152,7 @@ def _eml(data: dict[str, Any], text: str, html: str) -> bytes:
     sender = data["sender"]
     msg["From"] = formataddr((shown(sender.get("name")) or "", shown(sender.get("email"))))
     msg["To"] = data.get("recipient") or f"{data['program']} notices <notices@invalid>"
-    msg["Subject"] = (f"{data['program_title']}: {len(data['items'])} listing(s) by "
-                      f"{data['seller'] or 'unknown seller'} on {data['marketplace']}")
+    msg["Subject"] = data["subject"]
     msg["Date"] = format_datetime(datetime.fromisoformat(data["created_at"]))
     msg["Message-ID"] = make_msgid(idstring=f"brandsweep-notice-{data['id']}")
     msg["X-Brandsweep-Notice"] = str(data["id"])
