@@ -121,7 +121,11 @@ def check_path(path: Path, what: str = "the schedule file") -> Path:
         if found:
             raise ConfigError([f"{shown(candidate)}: the path of {what} holds {found}; "
                                "cron cannot run a job from there: rename or move it"])
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise ConfigError([f"{shown(str(path))}: cannot follow {what}'s symlinks ({exc}); "
+                           "point it at a real file"]) from exc
     if resolved != path.absolute():
         return check_path(resolved, what)
     return resolved

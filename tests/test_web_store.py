@@ -130,10 +130,11 @@ def _evidence(store: Store, case_id: int) -> None:
     """Evidence as a capture writes it (files, hashes, row and audit event)."""
     c = cases.case(store, case_id)
     x = c["listing"]
-    job = evidence._Job(case_id, x["url"], None, x["title"], x["price"], x["currency"], None)
+    job = evidence._Job(case_id, x["marketplace"], x["url"], None, x["title"], x["price"],
+                        x["currency"])
     evidence._save(store, evidence.folder(store.path),
-                   evidence._Shot(job, 200, png(), SNAPSHOT, None, "2026-01-01T00:00:00Z"),
-                   "brandsweep", None)
+                   evidence._Shot(job, 200, x["url"], png(), SNAPSHOT, None, None,
+                                  "2026-01-01T00:00:00Z"), "brandsweep", None)
 
 
 def open_ids(store: Store) -> list[int]:
