@@ -10,6 +10,7 @@ the mode their owner gave them.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 FILE_MODE = 0o644
@@ -54,14 +55,13 @@ def write_whole(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     a killed process leaves the old file or the new one, never half of one. The file gets
     ``mode`` exactly, and missing folders ``FOLDER_MODE``."""
     make_folders(path.parent)
-    tmp = path.with_name(path.name + ".part")
-    # no symlink followed at the temporary name; a .part left by a killed run is reused
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW,
-                 mode)
+    # a new file under a random name (O_CREAT | O_EXCL): nothing planted at a predictable
+    # temporary name, symlink or hard link, can be written through
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
-            # os.open's mode is cut by the umask, and a reused .part kept its own
-            os.fchmod(f.fileno(), mode)
+            os.fchmod(f.fileno(), mode)  # mkstemp makes it 0o600
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

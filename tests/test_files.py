@@ -39,13 +39,15 @@ def test_write_whole_sets_its_modes_whatever_the_umask(tmp_path: Path, no_umask:
     write_whole(target, b"one")
     assert target.read_bytes() == b"one" and mode(target) == FILE_MODE
     assert mode(tmp_path / "a") == FOLDER_MODE and mode(tmp_path / "a" / "b") == FOLDER_MODE
-    # a .part a killed run left behind, writable by all: reused, but not its mode
+    # a .part a killed run left behind, writable by all: never written through
     part = target.with_name("notice.txt.part")
     part.write_bytes(b"half")
     part.chmod(0o666)
     write_whole(target, b"two")
     assert target.read_bytes() == b"two" and mode(target) == FILE_MODE
-    assert not part.exists()
+    assert part.read_bytes() == b"half"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["notice.txt",
+                                                              "notice.txt.part"]
 
 
 def test_an_existing_folder_keeps_its_mode(tmp_path: Path, no_umask: None) -> None:
@@ -57,12 +59,17 @@ def test_an_existing_folder_keeps_its_mode(tmp_path: Path, no_umask: None) -> No
 
 
 def test_write_whole_does_not_follow_a_planted_link(tmp_path: Path) -> None:
+    """A predictable temporary name could be planted (symlink or hard link) by anyone who
+    can write in the folder; the temporary file is a new one under a random name."""
     victim = tmp_path / "victim"
     victim.write_bytes(b"keep")
     (tmp_path / "notice.txt.part").symlink_to(victim)
-    with pytest.raises(OSError):
-        write_whole(tmp_path / "notice.txt", b"evil")
+    os.link(victim, tmp_path / "report.html.part")
+    write_whole(tmp_path / "notice.txt", b"evil")
+    write_whole(tmp_path / "report.html", b"evil")
     assert victim.read_bytes() == b"keep"
+    assert (tmp_path / "notice.txt").read_bytes() == b"evil"
+    assert not (tmp_path / "notice.txt").is_symlink()
 
 
 def test_create_file_leaves_an_existing_file_alone(tmp_path: Path, no_umask: None) -> None:
