@@ -313,12 +313,8 @@ class MarketplaceProfile(_Strict):
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
         for host in value:
-            name, _, port = host.partition(":")
-            if not re2.fullmatch(r"(\*\.)?[A-Za-z0-9._-]+", name) or (port and not port.isdigit()):
-                raise ValueError(f"{host!r} is not a host name (write host, host:port or "
-                                 "*.example.com)")
-            if urls.host_class(name.removeprefix("*.")) == "forbidden":
-                raise ValueError(f"{host!r} is a link-local, metadata or reserved address")
+            if (problem := urls.host_problem(host)) is not None:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

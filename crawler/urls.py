@@ -30,6 +30,13 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "instance-data",
                             "instance-data.ec2.internal", "metadata.azure.com"})
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
+# instance metadata services that sit outside the link-local range
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "100.100.100.200",  # Alibaba Cloud
+    "fd00:ec2::254",  # AWS over IPv6
+))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -37,8 +44,17 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address carried inside IPv6 is judged as that address:
+        # ::ffff:169.254.169.254, 6to4 (2002::/16), Teredo, NAT64 (64:ff9b::/96)
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip.teredo is not None:
+            return ip.teredo[1]
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
@@ -52,9 +68,13 @@ def host_class(host: str) -> str:
     ip = _address(host)
     if ip is None:
         return "public"
-    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+    if ip in METADATA_ADDRESSES or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
         return "forbidden"
-    if ip.is_loopback or ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10"):
+    if ip.is_loopback:  # before is_reserved: Python counts ::1 as reserved
+        return "local"
+    if ip.is_reserved:
+        return "forbidden"
+    if ip.is_private or ip in _CGNAT:
         return "local"
     return "public"
 
@@ -92,6 +112,7 @@ class UrlPolicy:
     host: str
     port: int
     default_port: bool  # base_url names no port of its own
+    scheme: str = "https"
     allowed: tuple[str, ...] = ()  # the profile's allowed_hosts, lower case
     local_ok: bool = False  # base_url's own host is loopback or private
 
@@ -107,6 +128,7 @@ class UrlPolicy:
         if kind == "forbidden":
             raise ValueError(f"host {host!r} is a link-local, metadata or reserved address")
         return cls(host=host, port=_port(parts), default_port=parts.port is None,
+                   scheme=parts.scheme.lower(),
                    allowed=tuple(h.lower().rstrip(".") for h in allowed_hosts),
                    local_ok=kind == "local")
 
@@ -122,15 +144,18 @@ class UrlPolicy:
         if kind == "local" and not self.local_ok:
             return f"host {host!r} is a loopback or private address"
         port = _port(parts)
-        if host == self.host and (port == self.port or
-                                  (self.default_port and parts.port is None)):
+        scheme = parts.scheme.lower()
+        # a site may move to TLS, never away from it
+        secure_enough = scheme == self.scheme or scheme == "https"
+        if host == self.host and secure_enough and (
+                port == self.port or (self.default_port and parts.port is None)):
             return None
         for entry in self.allowed:
-            name, _, want = entry.partition(":")
-            if want and want.isdigit() and int(want) != port:
+            name, want = split_host(entry)
+            if want is not None and want != port:
                 continue
-            if not want and parts.port is not None and port not in DEFAULT_PORTS.values():
-                continue
+            if want is None and port != DEFAULT_PORTS[scheme]:
+                continue  # no port named: the scheme's own port only
             if host == name or (name.startswith("*.") and host.endswith(name[1:])):
                 return None
         return (f"host {parts.netloc!r} is not the marketplace's own ({self.host}) nor in "
@@ -139,6 +164,43 @@ class UrlPolicy:
     def allows(self, url: str) -> bool:
         """True when ``url`` may be fetched."""
         return self.refusal(url) is None
+
+
+def split_host(entry: str) -> tuple[str, int | None]:
+    """An ``allowed_hosts`` entry as (host, port or None): ``cdn.example``,
+    ``cdn.example:8443``, ``*.example.com``, ``[::1]:8900``, ``[2001:db8::1]``."""
+    entry = entry.strip().lower().rstrip(".")
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":")
+        return host, int(port) if port.isdigit() else None
+    name, _, port = entry.partition(":")
+    return name.rstrip("."), int(port) if port.isdigit() else None
+
+
+def host_problem(entry: str) -> str | None:
+    """Why an ``allowed_hosts`` entry cannot be used, or None."""
+    text = entry.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+        bad_port = bool(rest) and not (rest.startswith(":") and port.isdigit())
+        if not bracket or _address(host) is None or bad_port:
+            return f"{entry!r} is not an IPv6 address in brackets (write [2001:db8::1]:8443)"
+    else:
+        host, _, port = text.partition(":")
+        name = host.removeprefix("*.")
+        labels = name.rstrip(".").split(".")
+        if not name or not all(label and all(c.isalnum() or c in "-_" for c in label)
+                               for label in labels) or (port and not port.isdigit()):
+            return f"{entry!r} is not a host name (write host, host:port or *.example.com)"
+        if host.startswith("*.") and (len(labels) < 2 or _address(name) is not None
+                                      or name.replace(".", "").isdigit()):
+            return (f"{entry!r} would allow every host under a top-level domain or a "
+                    "range of addresses: name the marketplace's own domain (*.example.com)")
+    if host_class(host.removeprefix("*.")) == "forbidden":
+        return f"{entry!r} is a link-local, metadata or reserved address"
+    return None
 
 
 def for_profile(profile: object) -> UrlPolicy:
