@@ -28,6 +28,35 @@ logger = logging.getLogger(__name__)
 HEAVY = frozenset({"image", "font", "media"})
 
 
+# the context every browser page of a sweep opens in: no service worker may be registered
+# (one runs outside the page, where no route of ours sees its requests)
+CONTEXT_KWARGS: dict[str, Any] = {"service_workers": "block"}
+# scrapy-playwright's page init callback, by name (request meta stays plain data)
+GUARD_PAGE = "crawler.browser_pages.guard_page"
+# run before any script of the page: no popups (their requests are not the page's)
+_NO_POPUPS = "window.open = function () { return null; };"
+
+
+async def guard_page(page: Any, request: Any = None) -> None:
+    """Once per page: refuse every WebSocket (a search page needs none, and Playwright's
+    request routes never see them) and every popup a script opens."""
+    if getattr(page, "_brandsweep_guarded", False):
+        return
+    page._brandsweep_guarded = True
+
+    async def refuse(ws: Any) -> None:
+        logger.debug("refused a WebSocket to %s", ws.url)
+        await ws.close(code=1008, reason="refused by brandsweep")
+
+    await page.route_web_socket(lambda url: True, refuse)
+    await page.add_init_script(_NO_POPUPS)
+
+    async def close(popup: Any) -> None:
+        await popup.close()
+
+    page.on("popup", close)
+
+
 def abort_heavy_request(request: Any) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: skip images, fonts and media; listings are text."""
     return bool(request.resource_type in HEAVY)

@@ -136,12 +136,13 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
     from playwright.async_api import async_playwright
 
     from crawler.browser import launch_options
-    from crawler.browser_pages import abort_heavy_request, settle
+    from crawler.browser_pages import CONTEXT_KWARGS, abort_heavy_request, guard_page, settle
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(**launch_options())  # type: ignore[arg-type]
         try:
-            page = await browser.new_page()
+            page = await browser.new_page(**CONTEXT_KWARGS)
+            await guard_page(page)  # no WebSockets, popups or service workers, as in sweeps
             refused: list[str] = []
 
             async def route(route: Any) -> None:

@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler import extract, markers, urls
-from crawler.browser_pages import ContextRotation, settle
+from crawler.browser_pages import CONTEXT_KWARGS, GUARD_PAGE, ContextRotation, settle
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.items import Listing
 from crawler.normalize import clean_text, parse_int, read_price
@@ -112,6 +112,10 @@ class ProfileSpider(scrapy.Spider):
                 playwright_include_page=True,
                 # playwright_context is set at download time: downloadermiddlewares.contexts
                 playwright_page_methods=[_settle_method(self.profile, self.max_pages)],
+                # what a search page never needs and a hostile one could use to reach
+                # addresses the URL policy forbids: WebSockets, popups, service workers
+                playwright_page_init_callback=GUARD_PAGE,
+                playwright_context_kwargs=dict(CONTEXT_KWARGS),
                 # a browser page's "latency" is mostly our own scrolling; letting
                 # AutoThrottle read it as the server's spaced pages seconds apart
                 autothrottle_dont_adjust_delay=True,

@@ -436,3 +436,39 @@ def test_two_keywords_landing_on_the_same_page_are_both_answered(folder: Path,
         done, summary = crawl(folder, tmp_path / "s.db", "canon", keywords=("Acme", "acme"))
     assert done.returncode == 0, done.stderr
     assert summary["marketplaces"]["canon"]["status"] == "ok"
+
+
+SNEAKY = """<ul>{cards}</ul><script>
+try {{ new WebSocket("ws://127.0.0.1:{port}/ws"); }} catch (e) {{}}
+try {{ window.open("http://127.0.0.1:{port}/popup"); }} catch (e) {{}}
+try {{ navigator.serviceWorker.register("/m/sw.js"); }} catch (e) {{}}
+</script>"""
+
+
+def test_a_browser_page_opens_no_websocket_popup_or_service_worker(
+        folder: Path, tmp_path: Path) -> None:
+    """Playwright's request routes see none of these: each would reach any address."""
+    with Server({}) as server, Server({}) as other:
+        port = other.url.rsplit(":", 1)[1]
+        server.routes["/m/search"] = html(SNEAKY.format(
+            cards=card("1", f"{server.url}/m/item/1"), port=port))
+
+        def worker(h: BaseHTTPRequestHandler, q: dict[str, list[str]]) -> None:
+            data = f'fetch("http://127.0.0.1:{port}/sw-fetch");'.encode()
+            h.send_response(200)
+            h.send_header("Content-Type", "application/javascript")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+
+        server.routes["/m/sw.js"] = worker
+        profile(folder, "sneaky", f"{server.url}/m")
+        text = (folder / "sneaky.yaml").read_text()
+        (folder / "sneaky.yaml").write_text(
+            text.replace("render: http", "render: browser\n  wait_seconds: 3"))
+        done, summary = crawl(folder, tmp_path / "s.db", "sneaky")
+        time.sleep(1)  # anything the page set going would have arrived by now
+    assert done.returncode == 0, done.stderr
+    assert summary["marketplaces"]["sneaky"]["status"] == "ok"
+    assert other.hits == []
+    assert "/m/sw.js" not in server.hits  # service workers are blocked in the context
