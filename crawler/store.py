@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -168,6 +169,20 @@ def check_path(path: Path) -> None:
     unwritable folder, read-only, or a file that is not SQLite (an empty file is fine:
     SQLite makes it a database)."""
     folder = path.parent if str(path.parent) else Path(".")
+    if str(path) in ("", "."):
+        raise StoreUnusable("--db is empty: name the store's file, e.g. brandsweep.db")
+    if any(c in str(path) for c in "\n\r\0"):
+        raise StoreUnusable(f"{str(path)!r}: a store path may not hold a line break or NUL; "
+                            "pass another --db")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:  # a name too long, a symlink loop, a folder we cannot enter
+        raise StoreUnusable(f"{path}: {exc.strerror}; pass another --db") from exc
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise StoreUnusable(f"{path}: is not a regular file (a FIFO or device?); --db names "
+                            "the store's file")
     if path.is_dir():
         raise StoreUnusable(f"{path}: is a folder; --db names the store's file, e.g. "
                             f"{path / 'brandsweep.db'}")
@@ -263,6 +278,7 @@ class Store:
 
     # -- sweeps ---------------------------------------------------------------------------
 
+    @_store_errors  # the first write of a sweep: a locked store is our own one-line error
     def start_sweep(self, *, kind: str, brand: str | None, campaign: str | None,
                     marketplaces: list[str], keywords: list[str], max_pages: int,
                     resumes: int | None = None) -> int:

@@ -207,16 +207,20 @@ class ProfileSpider(scrapy.Spider):
                    f"{self.profile.name} --keyword {meta['keyword']!r})")
 
     def _next_pages(self, response: Response, cards: Any) -> Iterator[scrapy.Request]:
-        for request in self._pagination(response):
-            why = self.policy.refusal(request.url)
+        meta = response.meta
+        for url, browser in self._pagination(response):
+            # checked before a Request exists: Scrapy refuses to build one for javascript:
+            why = self.policy.refusal(url)
             if why is None:
-                yield request
+                yield self.search_request(meta["keyword"], meta["page"] + 1, url, browser)
             else:
-                self._refuse(request.url, why, "next page")
+                self._refuse(url, why, "next page")
                 self.health.failed_pages.append(
-                    f"{response.url}: next page {request.url[:200]} refused: {why}"[:300])
+                    f"{response.url}: next page {url[:200]} refused: {why}"[:300])
 
-    def _pagination(self, response: Response) -> Iterator[scrapy.Request]:
+    def _pagination(self, response: Response) -> Iterator[tuple[str, bool | None]]:
+        """The next result page's URL, and whether it needs the browser (None: as the
+        marketplace does)."""
         meta = response.meta
         pagination = self.profile.search.pagination
         page = meta["page"]
@@ -227,22 +231,20 @@ class ProfileSpider(scrapy.Spider):
             nxt = extract.field(pagination.next, item=self._json(response))
             if isinstance(nxt, str) and nxt.isdigit():
                 url = self.profile.search_url(meta["keyword"], page + 1, offset=int(nxt))
-                yield self.search_request(meta["keyword"], page + 1, url)
+                yield url, None
             elif isinstance(nxt, str) and nxt:
-                yield self.search_request(meta["keyword"], page + 1, response.urljoin(nxt))
+                yield response.urljoin(nxt), None
         elif pagination.kind in ("next_link", "load_more") and pagination.next:
             nxt = extract.field(pagination.next, response)
             if isinstance(nxt, str) and nxt:
-                yield self.search_request(meta["keyword"], page + 1, response.urljoin(nxt),
-                                          meta["render"] == "browser")
+                yield response.urljoin(nxt), meta["render"] == "browser"
         elif pagination.kind == "page_param":
             total = extract.field(pagination.total_pages, response) \
                 if pagination.total_pages else None
             pages = parse_int(total if isinstance(total, str) else None)
             if pages is None or page < pages:
                 url = self.profile.search_url(meta["keyword"], page + 1)
-                yield self.search_request(meta["keyword"], page + 1, url,
-                                          meta["render"] == "browser")
+                yield url, meta["render"] == "browser"
 
     def parse_detail(self, response: Response, listing_id: str) -> Iterator[Listing]:
         self.health.detail_pages += 1

@@ -58,6 +58,8 @@ def read(profile: MarketplaceProfile, status: int, response: Response) -> tuple[
         return "removed", f"HTTP {status}"
     if not isinstance(response, TextResponse):
         return "error", f"HTTP {status}: not a web page"
+    if not response.text.strip():  # an empty page proves nothing either way
+        return "error", f"HTTP {status}: an empty page"
     ctype = (response.headers.get(b"Content-Type") or b"text/html").decode("latin-1")
     hit = markers.blocked_marker(profile, response.text, ctype, page=response)
     if hit is not None:

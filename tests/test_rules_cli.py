@@ -205,3 +205,51 @@ def test_score_with_a_binary_truth_file_is_one_line(tmp_path: Path) -> None:
     truth.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     code, out = run("rules", "score", "--brand", "acme", "--truth", str(truth))
     assert code == 2 and "is not UTF-8" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "holds no truth records"),
+    (b'{"title": "t", "label": "weird"}\n', "label 'weird' is not one of"),
+    (b"[" * 100_000, "nested too deeply"),
+])
+def test_a_truth_file_that_cannot_be_scored_is_one_line(tmp_path: Path, content: bytes,
+                                                        message: str) -> None:
+    """A truth file with nothing (or nonsense) in it must not score 'precision 1.000'."""
+    truth = tmp_path / "truth.jsonl"
+    truth.write_bytes(content)
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(truth))
+    assert code == 2 and message in out and "Traceback" not in out
+
+
+def test_a_truth_fifo_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "truth.jsonl"
+    os.mkfifo(fifo)
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(fifo))
+    assert code == 2 and "not a regular file" in out
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_a_list_file_that_is_a_device_or_fifo_does_not_hang(tmp_path: Path,
+                                                           target: str) -> None:
+    import os
+
+    path = _copy_rules(tmp_path)
+    if target == "fifo":
+        os.mkfifo(tmp_path / "fifo.txt")
+        target = str(tmp_path / "fifo.txt")
+    path.write_text(path.read_text().replace("file: common-replica-wording.txt",
+                                             f"file: {target}"))
+    code, out = run("rules", "check", str(path))
+    assert code == 1 and "not a regular file" in out
+
+
+def test_a_keyword_without_letters_is_a_rule_set_error(tmp_path: Path) -> None:
+    path = _copy_rules(tmp_path)
+    text = path.read_text()
+    assert "  keywords:\n    - acme\n" in text
+    path.write_text(text.replace("  keywords:\n    - acme\n",
+                                 '  keywords:\n    - "\\u200b"\n    - acme\n', 1))
+    code, out = run("rules", "check", str(path))
+    assert code == 1 and "has no letter or digit" in out

@@ -472,3 +472,41 @@ def test_a_browser_page_opens_no_websocket_popup_or_service_worker(
     assert summary["marketplaces"]["sneaky"]["status"] == "ok"
     assert other.hits == []
     assert "/m/sw.js" not in server.hits  # service workers are blocked in the context
+
+
+def test_a_javascript_next_link_is_refused_and_counted(folder: Path, tmp_path: Path) -> None:
+    with Server({}) as server:
+        server.routes["/m/search"] = html(
+            "<ul>" + card("1", f"{server.url}/m/item/1") + "</ul>"
+            '<a class="next" href="javascript:alert(1)">next</a>')
+        profile(folder, "jsnext", f"{server.url}/m")
+        done, summary = crawl(folder, tmp_path / "s.db", "jsnext")
+    health = summary["marketplaces"]["jsnext"]
+    assert "Traceback" not in done.stderr and set(stored(tmp_path / "s.db")) == {"1"}
+    assert health["refused_urls"] == 1 and "scheme 'javascript'" in health["refused"][0]
+    assert any("next page javascript:alert(1) refused" in p for p in health["failed_pages"])
+
+
+@pytest.mark.parametrize("keyword", ["", "   ", "\u200b", "!!"])
+def test_a_keyword_without_letters_is_refused(folder: Path, tmp_path: Path,
+                                              keyword: str) -> None:
+    """A search for nothing answers nothing: a silent zero."""
+    profile(folder, "any", "http://127.0.0.1:9/m")
+    done, _ = crawl(folder, tmp_path / "s.db", "any", keywords=(keyword,))
+    assert done.returncode == 2 and "has no letter or digit" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_verify_reads_an_empty_page_as_unknown_not_still_live() -> None:
+    from scrapy.http import HtmlResponse
+
+    from crawler import profiles
+    from spiders.verify import read
+
+    bazaar = profiles.load_profiles()["bazaar"]
+    for body in (b"", b"  \n "):
+        response = HtmlResponse("http://127.0.0.1:8900/bazaar/itm/1", status=200, body=body)
+        assert read(bazaar, 200, response) == ("error", "HTTP 200: an empty page")
+    live = HtmlResponse("http://127.0.0.1:8900/bazaar/itm/1", status=200,
+                        body=b"<html><body><h1>Acme</h1></body></html>")
+    assert read(bazaar, 200, live)[0] == "still_live"

@@ -132,3 +132,37 @@ def test_a_locked_store_is_our_own_error(tmp_path: Path) -> None:
         holder.execute("rollback")
         holder.close()
     assert store.migrate()  # once free, it migrates as ever
+
+
+def test_a_store_that_is_a_fifo_or_a_name_too_long_is_one_line(tmp_path: Path) -> None:
+    import os
+
+    from crawler.exceptions import StoreUnusable
+
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    with pytest.raises(StoreUnusable, match="not a regular file"):
+        Store(fifo)
+    with pytest.raises(StoreUnusable, match="too long"):
+        Store(tmp_path / ("x" * 300 + ".db"))
+    with pytest.raises(StoreUnusable, match="line break"):
+        Store(tmp_path / "a\nb.db")
+
+
+def test_a_locked_store_at_the_start_of_a_sweep_is_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    from crawler.exceptions import StoreUnusable
+
+    store = Store(tmp_path / "s.db")
+    store.migrate()
+    store.db.execute("PRAGMA busy_timeout = 100")
+    holder = sqlite3.connect(tmp_path / "s.db")
+    holder.execute("begin exclusive")
+    try:
+        with pytest.raises(StoreUnusable, match="locked by another process"):
+            store.start_sweep(kind="crawl", brand=None, campaign="c", marketplaces=["m"],
+                              keywords=["k"], max_pages=1)
+    finally:
+        holder.rollback()
+        holder.close()

@@ -151,7 +151,13 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
 
     chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
                              list(marketplace_names))
-    words = list(dict.fromkeys(" ".join(k.split()) for k in keywords if k.strip()))
+    from crawler.rules.model import searchable
+
+    blank = [k for k in keywords if not searchable(k)]
+    if blank:
+        raise click.BadParameter(f"{blank[0]!r} has no letter or digit: a search for it "
+                                 "finds nothing", param_hint="--keyword")
+    words = list(dict.fromkeys(" ".join(k.split()) for k in keywords))
     judge = None
     if brand:  # a campaign for a brand is judged by the brand's rule set
         from crawler import ruleset

@@ -186,12 +186,17 @@ class _Compiler:
         return out
 
     def _file(self, name: str, loc: tuple[int | str, ...]) -> Path | None:
-        path = (self.path.parent / name).resolve()
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            self.error(loc, f"cannot read {path}: {exc.strerror}; paths are relative to "
+            path = (self.path.parent / name).resolve()
+            # a FIFO or device would block or never end; the size limit holds here too
+            data = yamlfile.read_text(path).encode()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+            self.error(loc, f"cannot read {self.path.parent / name}: "
+                       f"{getattr(exc, 'strerror', None) or exc}; paths are relative to "
                        "the rule set file")
+            return None
+        except ConfigError as exc:
+            self.error(loc, "; ".join(exc.problems))
             return None
         self.digest.update(name.encode() + b"\0" + data)
         return path

@@ -76,6 +76,21 @@ class BrandSection(_Strict):
     rights_owner: RightsOwner | None = None
     trademarks: list[Trademark] = []
 
+    @field_validator("keywords")
+    @classmethod
+    def _searchable(cls, value: list[str]) -> list[str]:
+        for keyword in value:
+            if not searchable(keyword):
+                raise ValueError(f"keyword {keyword!r} has no letter or digit: a search "
+                                 "for it finds nothing; write the words to search for")
+        return value
+
+
+def searchable(keyword: str) -> bool:
+    """A keyword a marketplace search can use: it holds a letter or a digit (not only
+    spaces, punctuation or zero-width characters)."""
+    return any(c.isalnum() for c in keyword)
+
 
 class TermSpec(_Strict):
     term: str

@@ -54,8 +54,13 @@ class Score:
 
 def read_truth(path: Path) -> list[dict[str, Any]]:
     """Records of a truth file; a broken line is a located error."""
+    import stat
+
     records = []
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device never ends
+            raise ConfigError([f"{path}: is not a regular file; name a JSON lines file "
+                               "(python -m fixtures truth > truth.jsonl)"])
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
@@ -69,11 +74,24 @@ def read_truth(path: Path) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError([f"{path}:{n}:{exc.colno}: not JSON: {exc.msg}"]) from exc
+        except RecursionError as exc:
+            raise ConfigError([f"{path}:{n}:1: nested too deeply to be a truth record"]
+                              ) from exc
         if not isinstance(record, dict) or "label" not in record or "title" not in record:
             raise ConfigError([f"{path}:{n}:1: a truth record needs 'title' and 'label' "
                                "(write it with: python -m fixtures truth)"])
+        if record["label"] not in LABELS:
+            raise ConfigError([f"{path}:{n}:1: label {record['label']!r} is not one of "
+                               f"{', '.join(LABELS)}"])
         records.append(record)
+    if not records:
+        raise ConfigError([f"{path}: holds no truth records: nothing to score against "
+                           "(write it with: python -m fixtures truth)"])
     return records
+
+
+# what a truth record's ``label`` may be (the fixtures' catalogue writes these)
+LABELS = ("counterfeit", "authorized", "resale", "unrelated")
 
 
 def score(ruleset: RuleSet, records: list[dict[str, Any]]) -> Score:
