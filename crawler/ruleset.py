@@ -9,6 +9,7 @@ ships with brandsweep.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,11 +36,18 @@ def rules_dir(explicit: Path | None = None) -> Path:
     return local if local.is_dir() else BUILTIN_DIR
 
 
+# a rule set's file name without .yaml: also part of lock and report file names
+BRAND_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
 def brand_file(brand: str, folder: Path | None = None) -> Path:
     """``<brand>.yaml`` in the rules folder; ``folder`` may also name the file itself."""
     if folder is not None and folder.is_file():
         return folder
     folder = rules_dir(folder)
+    if not BRAND_NAME.fullmatch(brand):
+        raise UnknownBrand(f"{brand!r} is not a brand name: a brand is its rule set's file "
+                           f"name, lower case letters, digits, - and _ (rules/{{brand}}.yaml)")
     path = folder / f"{brand}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))

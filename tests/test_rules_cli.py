@@ -253,3 +253,11 @@ def test_a_keyword_without_letters_is_a_rule_set_error(tmp_path: Path) -> None:
                                  '  keywords:\n    - "\\u200b"\n    - acme\n', 1))
     code, out = run("rules", "check", str(path))
     assert code == 1 and "has no letter or digit" in out
+
+
+@pytest.mark.parametrize("brand", ["../probe/trav", "Acme Inc", "acme.yaml"])
+def test_a_brand_that_is_not_a_name_is_one_line(brand: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sweep", "--brand", brand, "--db",
+                                      str(tmp_path / "s.db")])
+    assert result.exit_code == 2 and "is not a brand name" in result.output
+    assert not list(tmp_path.iterdir())  # no store, no lock

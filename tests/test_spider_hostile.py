@@ -510,3 +510,22 @@ def test_verify_reads_an_empty_page_as_unknown_not_still_live() -> None:
     live = HtmlResponse("http://127.0.0.1:8900/bazaar/itm/1", status=200,
                         body=b"<html><body><h1>Acme</h1></body></html>")
     assert read(bazaar, 200, live)[0] == "still_live"
+
+
+def test_a_page_in_flight_does_not_hold_the_marketplace_past_its_deadline(
+        folder: Path, tmp_path: Path) -> None:
+    """A page that never answers is cut at the marketplace's deadline, not at its own
+    (much longer) download timeout."""
+    with Server({}) as server:
+        def silent(h: BaseHTTPRequestHandler, q: dict[str, list[str]]) -> None:
+            time.sleep(45)
+
+        server.routes["/m/search"] = silent
+        profile(folder, "silent", f"{server.url}/m")
+        done, summary = crawl(folder, tmp_path / "s.db", "silent",
+                              extra=("--deadline", "3", "--timeout", "40"))
+    health = summary["marketplaces"]["silent"]
+    assert done.returncode == 3 and health["status"] == "failed", health
+    print(f"\nsilent page, --deadline 3 --timeout 40: marketplace ended after "
+          f"{health['seconds']:.1f} s")
+    assert health["seconds"] < 30  # the download timeout (40 s) did not run out

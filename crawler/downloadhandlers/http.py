@@ -30,10 +30,23 @@ def page_deadline(settings: BaseSettings) -> float:
         3 * settings.getfloat("DOWNLOAD_TIMEOUT", 180)
 
 
-def begin_attempt(request: Request, deadline: float, timeout: float) -> float:
+def crawl_ends(settings: BaseSettings) -> float | None:
+    """When this marketplace's crawl must end (``time.monotonic()``), from
+    ``BRANDSWEEP_MARKETPLACE_DEADLINE`` counted from now (the handler starts with the
+    crawl), or None without one."""
+    deadline = settings.getfloat("BRANDSWEEP_MARKETPLACE_DEADLINE")
+    return time.monotonic() + deadline if deadline > 0 else None
+
+
+def begin_attempt(request: Request, deadline: float, timeout: float,
+                  ends: float | None = None) -> float:
     """Start the clock of one download attempt of ``request``: its timeout becomes what is
-    left of the page's deadline when that is less. Returns the start time."""
+    left of the page's deadline, or of the marketplace's (``ends``), when that is less, so
+    a page in flight when the marketplace's time is up does not hold its close back.
+    Returns the start time."""
     left = deadline - float(request.meta.get(PAGE_SPENT, 0.0))
+    if ends is not None:
+        left = min(left, max(ends - time.monotonic(), 0.5))
     if left <= 0:
         raise DownloadTimeoutError(f"{request.url}: the page took longer than its deadline "
                                    f"of {deadline:g} s (BRANDSWEEP_PAGE_DEADLINE)")
@@ -61,9 +74,10 @@ class DeadlineHTTPDownloadHandler(HTTP11DownloadHandler):
         super().__init__(crawler)
         self.deadline = page_deadline(crawler.settings)
         self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180)
+        self.ends = crawl_ends(crawler.settings)
 
     async def download_request(self, request: Request) -> Response:
-        started = begin_attempt(request, self.deadline, self.timeout)
+        started = begin_attempt(request, self.deadline, self.timeout, self.ends)
         try:
             return await super().download_request(request)
         finally:

@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from crawler.browser_pages import PageRequestFilter
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
-from crawler.downloadhandlers.http import begin_attempt, end_attempt, page_deadline
+from crawler.downloadhandlers.http import begin_attempt, crawl_ends, end_attempt, page_deadline
 
 
 class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
@@ -36,6 +36,7 @@ class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: i
         self._started: asyncio.Task[None] | None = None
         self.deadline = page_deadline(crawler.settings)
         self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180)
+        self.ends = crawl_ends(crawler.settings)
         self.page_filter: PageRequestFilter | None = None
         base = crawler.settings.get("BRANDSWEEP_BASE_URL")
         if base:
@@ -48,7 +49,7 @@ class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: i
             self.abort_request = self.page_filter
 
     async def download_request(self, request: Request) -> Response:
-        started = begin_attempt(request, self.deadline, self.timeout)
+        started = begin_attempt(request, self.deadline, self.timeout, self.ends)
         try:
             response: Response = await super().download_request(request)
         except Exception as exc:
