@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from crawler import urls
 from crawler.markers import wait_selectors
@@ -38,8 +38,13 @@ _NO_POPUPS = "window.open = function () { return null; };"
 
 
 async def guard_page(page: Any, request: Any = None) -> None:
-    """Once per page: refuse every WebSocket (a search page needs none, and Playwright's
-    request routes never see them) and every popup a script opens."""
+    """Before each browser request: the page's own navigations go through the URL policy
+    hop by hop (``meta["brandsweep_policy"]``); and once per page, every WebSocket (a
+    search page needs none, and Playwright's request routes never see them) and every
+    popup a script opens are refused."""
+    policy = request.meta.get("brandsweep_policy") if request is not None else None
+    if policy:
+        await _route_navigations(page, request, urls.UrlPolicy.from_base(*policy))
     if getattr(page, "_brandsweep_guarded", False):
         return
     page._brandsweep_guarded = True
@@ -55,6 +60,48 @@ async def guard_page(page: Any, request: Any = None) -> None:
         await popup.close()
 
     page.on("popup", close)
+
+
+def _every(url: str) -> bool:
+    return True
+
+
+async def _route_navigations(page: Any, scrapy_request: Any, policy: urls.UrlPolicy) -> None:
+    """Fetch the page's main-frame navigations here, redirects not followed, so a redirect
+    to a URL the policy refuses is refused before Chromium asks for it (Chromium follows
+    redirects without consulting any route). Registered after scrapy-playwright's route,
+    so it runs first; a redirect the policy allows falls back to scrapy-playwright's."""
+    old = getattr(page, "_brandsweep_route", None)
+    if old is not None:
+        await page.unroute(_every, old)
+    headers = {k.decode("latin-1").lower(): v[0].decode("latin-1")
+               for k, v in scrapy_request.headers.items() if v}
+
+    async def navigation(route: Any, request: Any) -> None:
+        if not request.is_navigation_request() or request.frame.parent_frame is not None:
+            await route.fallback()
+            return
+        why = policy.refusal(request.url)
+        if why is None:
+            answer = await route.fetch(max_redirects=0,
+                                       headers={**await request.all_headers(), **headers})
+            location = answer.headers.get("location")
+            if not (300 <= answer.status < 400 and location):
+                await route.fulfill(response=answer)
+                return
+            target = urljoin(request.url, location)
+            why = policy.refusal(target)
+            if why is None:
+                await route.fallback()  # Chromium follows it; the final URL is checked too
+                return
+            request_url = target
+        else:
+            request_url = request.url
+        page._brandsweep_refused = (request_url, why)
+        await route.abort()
+
+    page._brandsweep_route = navigation
+    await page.route(_every, navigation)
 
 
 def abort_heavy_request(request: Any) -> bool:
@@ -112,6 +159,10 @@ class PageRequestFilter:
 
     def refused(self, page: Any) -> tuple[str, str] | None:
         """The (URL, reason) of ``page``'s last refused navigation, once."""
+        found = getattr(page, "_brandsweep_refused", None)  # set by guard_page's route
+        if found is not None:
+            page._brandsweep_refused = None
+            return found  # type: ignore[no-any-return]
         try:
             return self._refusals.pop(page, None)
         except TypeError:

@@ -115,6 +115,7 @@ class ProfileSpider(scrapy.Spider):
                 # what a search page never needs and a hostile one could use to reach
                 # addresses the URL policy forbids: WebSockets, popups, service workers
                 playwright_page_init_callback=GUARD_PAGE,
+                brandsweep_policy=[self.profile.base_url, list(self.profile.allowed_hosts)],
                 playwright_context_kwargs=dict(CONTEXT_KWARGS),
                 # a browser page's "latency" is mostly our own scrolling; letting
                 # AutoThrottle read it as the server's spaced pages seconds apart
