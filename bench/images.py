@@ -84,8 +84,8 @@ def main() -> None:
     rng = random.Random(17)
     big = HashIndex()
     for i in range(100_000):
-        big.add(f"h{i}", PhotoHashes(tuple(rng.getrandbits(64) for _ in range(3)),  # type: ignore[arg-type]
-                                     tuple(rng.getrandbits(64) for _ in range(3))))
+        big.add(f"h{i}", PhotoHashes(tuple(rng.getrandbits(64) for _ in range(4)),  # type: ignore[arg-type]
+                                     tuple(rng.getrandbits(64) for _ in range(4))))
     query = hashes[officials[0]]
     big.query(query, threshold)  # builds the arrays
     times = []

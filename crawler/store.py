@@ -164,6 +164,16 @@ def _images(db: sqlite_utils.Database) -> None:
     }, pk=("brand", "marketplace", "listing_id"), not_null={"facts"})
 
 
+@migration("0007_seller_networks")
+def _seller_networks(db: sqlite_utils.Database) -> None:
+    # which seller accounts one operator runs, per brand (crawler.networks)
+    db.table("seller_networks").create({
+        "brand": str, "marketplace": str, "seller": str, "network": str, "size": int,
+        "reasons": str, "updated_at": str,
+    }, pk=("brand", "marketplace", "seller"), not_null={"network"})
+    db.table("seller_networks").create_index(["brand", "network"])
+
+
 class Store:
     """One SQLite file. Open it, ``migrate()``, then record sweeps and listings."""
 

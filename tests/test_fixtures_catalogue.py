@@ -119,6 +119,7 @@ def test_network_accounts_share_a_contact_in_their_descriptions(catalogue: Catal
 
 
 def test_the_hard_world_adds_counterfeits_text_cannot_tell() -> None:
+    from fixtures import images
     from fixtures.brands import COUNTERFEIT_LOCATIONS, REPLICA_PHRASES
 
     easy, hard = Catalogue(7), Catalogue(7, hard=True)
@@ -134,9 +135,13 @@ def test_the_hard_world_adds_counterfeits_text_cannot_tell() -> None:
             usd = float(x.price) * float(USD_PER[x.currency])
             assert usd >= 0.7 * float(product.msrp["USD"])
             assert x.seller_network and "clean-text" in x.tricks
-        # what gives each away: a reused official photo, or the network's shared contact
-        assert all("official-photo" in x.tricks or CONTACT.search(x.description)
-                   for x in fakes)
+        # what gives each away: a reused official photo, or a photo its network's
+        # obvious counterfeits show too
+        obvious = {(x.seller_network, x.image) for x in hard.listings
+                   if x.difficulty in ("easy", "careful")}
+        for x in fakes:
+            assert ("official-photo" in x.tricks) == (images.source_of(x.image) is not None)
+            assert images.source_of(x.image) or (x.seller_network, x.image) in obvious
         accounts: dict[str, set[str]] = {}
         for x in fakes:
             accounts.setdefault(str(x.seller_network), set()).add(x.seller)

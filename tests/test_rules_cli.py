@@ -73,8 +73,7 @@ def test_test_passes_and_reports_todo_and_matrix() -> None:
 
 
 def test_test_failure_is_explained(tmp_path: Path) -> None:
-    for f in RULES.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)  # reference photo folders too
     path = tmp_path / "acme.yaml"
     path.write_text(path.read_text().replace(
         '- listing: {title: "Acme Pulse X2 Wireless Headphones"}\n        expect: no_match',
@@ -105,8 +104,7 @@ def test_apply_explain_backtest(tmp_path: Path, db: Path) -> None:
     assert "-> stage review" in out and "+50   acme-new-from-high-risk-origin" in out
     assert "(condition not met)" in out and "stored verdict: score 50" in out
 
-    for f in RULES.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)  # reference photo folders too
     candidate = tmp_path / "acme.yaml"
     candidate.write_text(candidate.read_text().replace("{name: review, min_score: 50}",
                                                        "{name: review, min_score: 60}"))

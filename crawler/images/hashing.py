@@ -1,10 +1,11 @@
 """Perceptual hashes of a listing photo, robust to the ways counterfeiters reuse photos.
 
-A photo gets a 64-bit pHash and a 64-bit dHash (``imagehash``) of three views: as it is,
+A photo gets a 64-bit pHash and a 64-bit dHash (``imagehash``) of four views: as it is,
 with its plain border trimmed off (undoes padding and most cropping: both leave the same
-product on a studio background), and mirrored. Matching (``crawler.images.matching``)
-compares a photo's views with another photo's, so a padded or mirrored copy is as close
-to its source as a resized one.
+product on a studio background), mirrored, and cut out (the background, the colour of the
+corner, painted white, then trimmed: the product put on another backdrop). Matching
+(``crawler.images.matching``) compares a photo's views with another photo's, so a padded,
+mirrored or re-backed copy is about as close to its source as a resized one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import imagehash
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
-VIEWS: tuple[str, ...] = ("plain", "trimmed", "mirrored")
+VIEWS: tuple[str, ...] = ("plain", "trimmed", "mirrored", "cutout")
 # a border pixel this close (0-255, per channel) to the corner colour is background
 BORDER_TOLERANCE = 24
 # trimming that keeps less than this share of a side is a photo of a plain surface, not a
@@ -33,8 +34,8 @@ class UnreadableImage(ValueError):
 class PhotoHashes:
     """The pHash and dHash of each of a photo's ``VIEWS``, as unsigned 64-bit ints."""
 
-    phash: tuple[int, int, int]
-    dhash: tuple[int, int, int]
+    phash: tuple[int, int, int, int]
+    dhash: tuple[int, int, int, int]
 
     def rows(self) -> list[tuple[str, str, int]]:
         """``(view, algorithm, value)`` rows, values as signed 64-bit ints (SQLite's)."""
@@ -48,9 +49,11 @@ class PhotoHashes:
     def from_rows(cls, rows: list[tuple[str, str, int]]) -> PhotoHashes:
         """The inverse of ``rows``; a missing view is an error."""
         got = {(view, algo): to_unsigned(value) for view, algo, value in rows}
-        plain, trimmed, mirrored = VIEWS
-        return cls((got[plain, "phash"], got[trimmed, "phash"], got[mirrored, "phash"]),
-                   (got[plain, "dhash"], got[trimmed, "dhash"], got[mirrored, "dhash"]))
+        plain, trimmed, mirrored, cutout = VIEWS
+        return cls((got[plain, "phash"], got[trimmed, "phash"], got[mirrored, "phash"],
+                    got[cutout, "phash"]),
+                   (got[plain, "dhash"], got[trimmed, "dhash"], got[mirrored, "dhash"],
+                    got[cutout, "dhash"]))
 
 
 def to_signed(value: int) -> int:
@@ -99,12 +102,21 @@ def _trim_once(rgb: Image.Image) -> Image.Image:
 def hash_image(image: Image.Image) -> PhotoHashes:
     """The perceptual hashes of a decoded photo."""
     plain = image.convert("RGB")
-    trimmed, mirrored = trim_border(plain), ImageOps.mirror(plain)
-    return PhotoHashes(
-        (_bits(imagehash.phash(plain)), _bits(imagehash.phash(trimmed)),
-         _bits(imagehash.phash(mirrored))),
-        (_bits(imagehash.dhash(plain)), _bits(imagehash.dhash(trimmed)),
-         _bits(imagehash.dhash(mirrored))))
+    views = (plain, trim_border(plain), ImageOps.mirror(plain), cut_out(plain))
+    p = [_bits(imagehash.phash(v)) for v in views]
+    d = [_bits(imagehash.dhash(v)) for v in views]
+    return PhotoHashes((p[0], p[1], p[2], p[3]), (d[0], d[1], d[2], d[3]))
+
+
+def cut_out(image: Image.Image) -> Image.Image:
+    """``image`` with every pixel of its background colour (the top-left corner's, give or
+    take ``BORDER_TOLERANCE``) painted white, then trimmed."""
+    rgb = image.convert("RGB")
+    corner = rgb.getpixel((0, 0))
+    diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, corner)).convert("L")
+    background = diff.point(lambda v: 255 if v <= BORDER_TOLERANCE else 0)
+    white = Image.new("RGB", rgb.size, (255, 255, 255))
+    return trim_border(Image.composite(white, rgb, background))
 
 
 def hash_bytes(data: bytes) -> PhotoHashes:
