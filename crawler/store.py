@@ -174,6 +174,21 @@ def _seller_networks(db: sqlite_utils.Database) -> None:
     db.table("seller_networks").create_index(["brand", "network"])
 
 
+@migration("0008_storefront_notices")
+def _storefront_notices(db: sqlite_utils.Database) -> None:
+    # a complaint about a whole storefront (a seller, or the accounts of a seller network
+    # on one marketplace), citing its listings; once per storefront and program
+    db.table("storefront_notices").create({
+        "id": int, "brand": str, "program": str, "marketplace": str, "storefront": str,
+        "sellers": str, "listings": str, "cases": int, "status": str, "created_at": str,
+        "created_by": str, "sweep_id": int, "sender": str, "rights": str, "recipient": str,
+        "ruleset_version": str,
+    }, pk="id", not_null={"brand", "program", "marketplace", "storefront", "status",
+                          "created_at", "sender"})
+    db.table("storefront_notices").create_index(
+        ["brand", "program", "marketplace", "storefront"], unique=True)
+
+
 class Store:
     """One SQLite file. Open it, ``migrate()``, then record sweeps and listings."""
 

@@ -209,6 +209,8 @@ def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult
             info["drafts_by_program"] = drafted.by_program
             info["drafted_listings"] = drafted.items
             info["waiting_evidence"] = drafted.waiting_evidence
+            info["storefront_notices_new"] = len(drafting.draft_storefronts(
+                store, plan.ruleset, profiles, by, sweep_id))
     except BrandsweepError as exc:
         result.problem = str(exc)
 

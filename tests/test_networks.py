@@ -4,6 +4,7 @@ world loaded into a real store (real photos, real hashes, the shipped rule sets)
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,46 @@ def test_refresh_is_repeatable(world: tuple[str, Store, Catalogue, networks.Refr
     assert store.db.conn.execute("select marketplace, listing_id, stage, score from "
                                  "evaluations where brand = ? order by 1, 2",
                                  [brand]).fetchall() == before
+
+
+def test_storefront_notices_for_networks_over_the_threshold_once(
+        world: tuple[str, Store, Catalogue, networks.Refreshed]) -> None:
+    from crawler import cases
+    from crawler.notices import drafting
+    from crawler.profiles import load_profiles
+
+    brand, store, _catalogue, _done = world
+    rs = loader.load(RULES / f"{brand}.yaml")
+    cases.sync(store, brand, "test")
+    profiles = load_profiles()
+    drafted = drafting.draft_storefronts(store, rs, profiles, "test")
+    rows = store.db.conn.execute(
+        "select program, marketplace, storefront, cases, sellers from storefront_notices "
+        "where brand = ?", [brand]).fetchall()
+    assert drafted and len(rows) == len(drafted)
+    assert {r[0] for r in rows} <= {"alibaba_ipp", "amazon"}
+    assert {r[1] for r in rows} <= {"tradehub", "megamart"}
+    assert all(r[3] >= 5 for r in rows)
+    assert any(len(json.loads(r[4])) > 1 for r in rows)  # a network, several accounts
+    assert drafting.draft_storefronts(store, rs, profiles, "test") == []  # never twice
+    assert store.db.conn.execute("select count(*) from storefront_notices").fetchone()[0] \
+        == len(rows)
+
+
+def test_storefront_notices_need_the_programs_fields(
+        world: tuple[str, Store, Catalogue, networks.Refreshed], tmp_path: Path) -> None:
+    import shutil
+
+    from crawler.exceptions import NoticeFieldMissing
+    from crawler.notices import drafting
+    from crawler.profiles import load_profiles
+
+    brand, store, _catalogue, _done = world
+    shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / f"{brand}.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("  storefront_cases: 5", "  storefront_cases: 1").replace(
+        "    company: ", "    #company: ", 1))
+    store.db.conn.execute("delete from storefront_notices")
+    with pytest.raises(NoticeFieldMissing, match=r"rights_owner\.company"):
+        drafting.draft_storefronts(store, loader.load(path), load_profiles(), "test")

@@ -136,3 +136,18 @@ def test_broken_rule_set_stops_a_sweep_before_it_starts(tmp_path: Path) -> None:
                     str(tmp_path / "x.db"))
     assert code == 2 and "acme.yaml:2:" in out and "a list needs 'terms'" in out
     assert not (tmp_path / "x.db").exists()
+
+
+def test_score_prints_the_hard_counterfeits_apart(tmp_path: Path) -> None:
+    """From the truth file alone (no photos, no networks), text rules miss every one."""
+    path = tmp_path / "hard.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                            for r in Catalogue(7, hard=True).truth("http://x")))
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(path))
+    assert code == 0, out
+    assert "on 832 listings" in out
+    assert "hard counterfeits: 0 of 112 staged (recall 0.000)" in out
+    assert "easy counterfeits: 322 of 322 staged (recall 1.000)" in out
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(path), "--json")
+    assert json.loads(out)["by_difficulty"]["hard"] == {"counterfeits": 112, "staged": 0,
+                                                        "recall": 0.0}

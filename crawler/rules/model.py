@@ -287,6 +287,9 @@ class NoticeSettings(_Strict):
     # a folder (relative to the rule set) of Jinja2 templates that replace ours by name,
     # e.g. ebay_vero.txt.j2; they run sandboxed
     templates: str | None = None
+    # draft a storefront notice (programs that take one) once a seller, or a seller
+    # network on one marketplace, has this many counterfeit cases; none when unset
+    storefront_cases: int | None = Field(default=None, ge=1)
 
 
 class RuleSetFile(_Strict):
