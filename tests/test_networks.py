@@ -169,3 +169,23 @@ def test_storefront_notices_need_the_programs_fields(
     store.db.conn.execute("delete from storefront_notices")
     with pytest.raises(NoticeFieldMissing, match=r"rights_owner\.company"):
         drafting.draft_storefronts(store, loader.load(path), load_profiles(), "test")
+
+
+def test_the_report_has_a_section_per_network(
+        world: tuple[str, Store, Catalogue, networks.Refreshed], tmp_path: Path) -> None:
+    from crawler.reports import data, render
+
+    _brand, store, _catalogue, done = world
+    sweep = store.db.conn.execute("select max(id) from sweeps").fetchone()[0]
+    store.finish_sweep(sweep, "ok", {})
+    report = data.gather(store, data.last_sweep(store))
+    shown = report["networks"]
+    assert 0 < len(shown) <= min(done.networks, data.NETWORKS)
+    assert all(len(n["members"]) > 1 and n["photos"] for n in shown)
+    thumbs = tmp_path / "thumbs"
+    thumbs.mkdir()
+    first = shown[0]["photos"][0]
+    (tmp_path / first).write_bytes(b"\xff\xd8jpeg")
+    page = render.render(report, "html", None, tmp_path)
+    assert page.count('<section class="network"') == len(shown)
+    assert shown[0]["members"][0] in page and "data:image/jpeg;base64," in page

@@ -20,7 +20,8 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -> str:
+def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None,
+           images_dir: Path | None = None) -> str:
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if fmt == "text":
@@ -35,7 +36,23 @@ def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -
             thumbs.append(c | {"src": f"data:image/png;base64,{data}"})
     return _ENV.get_template("report.html.j2").render(
         r=report, thumbs=thumbs, new_chart=_new_chart(report),
-        history_chart=_history_chart(report))
+        history_chart=_history_chart(report),
+        networks=_network_photos(report.get("networks", []), images_dir))
+
+
+def _network_photos(networks: list[dict[str, Any]], images_dir: Path | None
+                    ) -> list[dict[str, Any]]:
+    """The networks with their photo thumbnails as data URIs (those on disk)."""
+    out = []
+    for n in networks:
+        srcs = []
+        for name in n["photos"]:
+            file = images_dir / name if images_dir and name else None
+            if file is not None and file.is_file():
+                srcs.append("data:image/jpeg;base64," + base64.b64encode(
+                    file.read_bytes()).decode())
+        out.append(n | {"srcs": srcs})
+    return out
 
 
 def text(report: dict[str, Any]) -> list[str]:
