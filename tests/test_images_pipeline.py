@@ -56,3 +56,22 @@ def test_a_sweep_stores_each_photo_once_with_its_hashes(server: FixtureServer,
     assert con.execute("select count(*) from images").fetchone()[0] == distinct
     fetched = con.execute("select count(*), max(fetched_at) from listing_images").fetchone()
     assert fetched[0] == len(links)
+
+
+def test_a_profile_may_fetch_no_photos(server: FixtureServer, tmp_path: Path) -> None:
+    profile = (Path(__file__).resolve().parent.parent / "spiders" / "marketplaces" /
+               "tradehub.yaml").read_text()
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "tradehub-noimg.yaml").write_text(
+        profile.replace("name: tradehub", "name: tradehub-noimg", 1)
+        + "images:\n  max: 0\n")
+    db = tmp_path / "store.db"
+    done = brandsweep(server, "crawl", "--campaign", "c", "--keyword", "velora",
+                      "--marketplace", "tradehub-noimg", "--marketplaces", str(folder),
+                      "--db", str(db), "--max-pages", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*) from listings").fetchone()[0] > 0
+    assert con.execute("select count(*) from listing_images").fetchone()[0] == 0
+    assert not images_dir(db).exists()
