@@ -189,3 +189,27 @@ def test_the_report_has_a_section_per_network(
     page = render.render(report, "html", None, tmp_path)
     assert page.count('<section class="network"') == len(shown)
     assert shown[0]["members"][0] in page and "data:image/jpeg;base64," in page
+
+
+def test_a_sweep_drafts_storefront_notices_and_the_next_sweep_none(tmp_path: Path) -> None:
+    import sqlite3
+
+    from fixtures.server import FixtureServer
+    from tests.test_sweep import brandsweep
+
+    db = tmp_path / "store.db"
+    args = ("sweep", "--brand", "velora", "--marketplace", "megamart", "--db", str(db),
+            "--json", "--no-evidence")
+    with FixtureServer(port=0, seed=7, hard=True) as server:
+        first = brandsweep(server, *args)
+        assert first.returncode == 0, first.stderr
+        summary = json.loads(first.stdout)
+        assert summary["networks"]["photos"] > 0 and summary["networks"]["networks"] > 0
+        drafted = summary["cases"]["storefront_notices_new"]
+        assert drafted > 0
+        again = brandsweep(server, *args)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["cases"]["storefront_notices_new"] == 0
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*), count(distinct storefront) from storefront_notices"
+                       ).fetchone() == (drafted, drafted)
