@@ -164,7 +164,7 @@ def test_storefront_notices_need_the_programs_fields(
     shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)
     path = tmp_path / f"{brand}.yaml"
     text = path.read_text()
-    path.write_text(text.replace("  storefront_cases: 5", "  storefront_cases: 1").replace(
+    path.write_text(text.replace("  min_cases: 5", "  min_cases: 1").replace(
         "    company: ", "    #company: ", 1))
     store.db.conn.execute("delete from storefront_notices")
     with pytest.raises(NoticeFieldMissing, match=r"rights_owner\.company"):

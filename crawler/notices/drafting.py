@@ -161,7 +161,7 @@ COUNTED = ("confirmed", "noticed", "submitted", "removed", "still_live", "relist
 def draft_storefronts(store: Store, ruleset: Any, profiles: dict[str, MarketplaceProfile],
                       by: str, sweep_id: int | None = None) -> list[int]:
     """Draft a storefront notice for each seller, or seller network on one marketplace,
-    with ``notices.storefront_cases`` counterfeit cases or more, where the marketplace's
+    with ``storefronts.min_cases`` counterfeit cases or more, where the marketplace's
     program takes store-level complaints (``STOREFRONT_PROGRAMS``). A unique index keeps
     one notice per storefront and program: drafting again adds only new storefronts."""
     threshold = ruleset.storefront_cases

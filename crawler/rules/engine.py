@@ -184,7 +184,7 @@ class RuleSet:
         self.references = [(name, hashes) for name, _sha, hashes in references or ()]
         self.reference_digests = frozenset(sha for _n, sha, _h in references or ())
         self.templates = templates  # the rule set's own notice templates folder, if any
-        self.storefront_cases: int | None = None  # notices.storefront_cases (loader)
+        self.storefront_cases: int | None = None  # storefronts.min_cases (loader)
         self.brand = brand
         self.version = version
         self.path = path

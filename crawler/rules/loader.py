@@ -154,7 +154,7 @@ class _Compiler:
                               templates=str(self.path.parent / model.notices.templates)
                               if model.notices.templates else None,
                               references=references)
-            ruleset.storefront_cases = model.notices.storefront_cases
+            ruleset.storefront_cases = model.storefronts.min_cases
         return Checked(self.path, ruleset, model, self.problems)
 
     # -- brand ----------------------------------------------------------------------------

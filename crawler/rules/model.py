@@ -287,14 +287,20 @@ class NoticeSettings(_Strict):
     # a folder (relative to the rule set) of Jinja2 templates that replace ours by name,
     # e.g. ebay_vero.txt.j2; they run sandboxed
     templates: str | None = None
-    # draft a storefront notice (programs that take one) once a seller, or a seller
-    # network on one marketplace, has this many counterfeit cases; none when unset
-    storefront_cases: int | None = Field(default=None, ge=1)
+
+
+class StorefrontSettings(_Strict):
+    """When a whole storefront gets a notice (programs that take one)."""
+
+    # a seller, or a seller network on one marketplace, with this many counterfeit cases;
+    # none when unset
+    min_cases: int | None = Field(default=None, ge=1)
 
 
 class RuleSetFile(_Strict):
     brand: BrandSection
     notices: NoticeSettings = NoticeSettings()
+    storefronts: StorefrontSettings = StorefrontSettings()
     lists: dict[str, TermList] = {}
     rules: list[Rule] = []
     stages: list[Stage] = []
