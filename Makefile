@@ -24,6 +24,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/sweep_browser.py
 	$(BIN)/python bench/rules_eval.py
 	$(BIN)/python bench/review_ui.py
+	$(BIN)/python bench/images.py
 
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)

@@ -279,6 +279,12 @@ class Politeness(_Strict):
     autothrottle: bool = True
 
 
+class Images(_Strict):
+    """Which listing photos a sweep fetches: the first ``max`` of each new listing."""
+
+    max: int = Field(default=1, ge=0, le=20)  # 0: fetch none
+
+
 class MarketplaceProfile(_Strict):
     """One marketplace, as a sweep needs to know it."""
 
@@ -297,6 +303,7 @@ class MarketplaceProfile(_Strict):
     removed: Removed = Field(default_factory=Removed)
     evidence: Evidence = Field(default_factory=Evidence)
     politeness: Politeness = Field(default_factory=Politeness)
+    images: Images = Field(default_factory=Images)
     spider: str | None = None  # dotted path of a Python spider class, the escape hatch
     source: str = ""  # the file it came from (set by the loader)
 

@@ -39,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,  # a search page is never this big
     "DOWNLOAD_TIMEOUT": 30,
     "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
-    "ITEM_PIPELINES": {"crawler.pipelines.store.StorePipeline": 300},
+    "ITEM_PIPELINES": {"crawler.pipelines.images.ImagesPipeline": 200,
+                       "crawler.pipelines.store.StorePipeline": 300},
     "LOG_LEVEL": "CRITICAL",  # the sweep summary carries every failure; -v for the log
     "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser_pages.abort_heavy_request",
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
@@ -72,6 +73,7 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         "BRANDSWEEP_BASE_URL": profile.base_url,
         "BRANDSWEEP_CAMPAIGN": campaign,
         "BRANDSWEEP_DB": db,
+        "BRANDSWEEP_IMAGES_MAX": profile.images.max,
         "BRANDSWEEP_RULESET": ruleset,  # a compiled crawler.rules RuleSet, or None
         "BRANDSWEEP_SWEEP_ID": sweep_id or 0,
         "CONCURRENT_REQUESTS_PER_DOMAIN": profile.politeness.concurrency,

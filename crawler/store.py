@@ -146,7 +146,55 @@ def _progress(db: sqlite_utils.Database) -> None:
     db.table("sweeps").add_column("resumes", int)
 
 
-@migration("0006_workbench_indexes")
+@migration("0006_images")
+def _images(db: sqlite_utils.Database) -> None:
+    # photos stored once by content (the file is IMAGES_DIR/<sha256>.<ext>), their
+    # perceptual hashes as signed 64-bit ints (crawler.images.hashing), which listing shows
+    # which photo, and per-brand facts the rules read (crawler.images.facts)
+    db.table("images").create({
+        "sha256": str, "url": str, "content_type": str, "width": int, "height": int,
+        "bytes": int, "file": str, "thumbnail": str, "fetched_at": str,
+    }, pk="sha256", not_null={"url", "file", "fetched_at"})
+    db.table("image_hashes").create({
+        "sha256": str, "view": str, "algorithm": str, "value": int,
+    }, pk=("sha256", "view", "algorithm"), foreign_keys=[("sha256", "images", "sha256")])
+    db.table("listing_images").create({
+        "marketplace": str, "listing_id": str, "position": int, "url": str, "sha256": str,
+        "status": str, "fetched_at": str,
+    }, pk=("marketplace", "listing_id", "position"), not_null={"url", "status"})
+    db.table("listing_images").create_index(["sha256"])
+    db.table("listing_images").create_index(["url"])
+    db.table("listing_facts").create({
+        "brand": str, "marketplace": str, "listing_id": str, "facts": str, "computed_at": str,
+    }, pk=("brand", "marketplace", "listing_id"), not_null={"facts"})
+
+
+@migration("0007_seller_networks")
+def _seller_networks(db: sqlite_utils.Database) -> None:
+    # which seller accounts one operator runs, per brand (crawler.networks)
+    db.table("seller_networks").create({
+        "brand": str, "marketplace": str, "seller": str, "network": str, "size": int,
+        "reasons": str, "updated_at": str,
+    }, pk=("brand", "marketplace", "seller"), not_null={"network"})
+    db.table("seller_networks").create_index(["brand", "network"])
+
+
+@migration("0008_storefront_notices")
+def _storefront_notices(db: sqlite_utils.Database) -> None:
+    # a complaint about a whole storefront (a seller, or the accounts of a seller network
+    # on one marketplace), citing its listings; once per storefront and program
+    db.table("storefront_notices").create({
+        "id": int, "brand": str, "program": str, "marketplace": str, "storefront": str,
+        "sellers": str, "listings": str, "cases": int, "status": str, "created_at": str,
+        "created_by": str, "sweep_id": int, "sender": str, "rights": str, "recipient": str,
+        "ruleset_version": str,
+    }, pk="id", not_null={"brand", "program", "marketplace", "storefront", "status",
+                          "created_at", "sender"})
+    db.table("storefront_notices").create_index(
+        ["brand", "program", "marketplace", "storefront"], unique=True)
+
+
+@migration("0009_workbench_indexes")
 def _workbench_indexes(db: sqlite_utils.Database) -> None:
     # the workbench's queue: a status's cases by score (ties oldest first) and counted
     # per stage; a seller's other cases, a relisting and a case's notices on every case
@@ -434,9 +482,13 @@ class Store:
             where = f"({where}) and l.rowid % ? = ?"
             params += [shard[1], shard[0]]
         # only constant SQL is formatted in; every value is bound
+        # `_facts`: what crawler.images.facts and crawler.networks found (JSON), for the
+        # rules' image and seller selections
         sql = ("select l.*, e.version as _version, e.stage as _stage, e.score as _score, "  # noqa: S608
-               "e.matches as _matches from listings l left join evaluations e on "
-               "e.brand = ? and e.marketplace = l.marketplace and e.listing_id = l.listing_id "
+               "e.matches as _matches, f.facts as _facts from listings l left join "
+               "evaluations e on e.brand = ?1 and e.marketplace = l.marketplace and "
+               "e.listing_id = l.listing_id left join listing_facts f on f.brand = ?1 and "
+               "f.marketplace = l.marketplace and f.listing_id = l.listing_id "
                f"where {where} order by l.marketplace, l.listing_id")
         cursor = self.db.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
@@ -472,6 +524,65 @@ class Store:
                     "o.marketplace = e.marketplace and o.listing_id = e.listing_id)")
             params.append(sweep_id)
         return {r["stage"]: r["n"] for r in self.db.query(sql + " group by e.stage", params)}
+
+    # -- images ---------------------------------------------------------------------------
+
+    def has_images(self, marketplace: str, listing_id: str) -> bool:
+        """Whether this listing's photos were fetched (or tried) before."""
+        return self.db.conn.execute(
+            "select 1 from listing_images where marketplace = ? and listing_id = ? limit 1",
+            [marketplace, listing_id]).fetchone() is not None
+
+    def image_for_url(self, url: str) -> str | None:
+        """The content hash of the photo last fetched from ``url``, if any."""
+        row = self.db.conn.execute(
+            "select sha256 from listing_images where url = ? and sha256 is not null "
+            "order by fetched_at desc limit 1", [url]).fetchone()
+        return str(row[0]) if row else None
+
+    def save_image(self, image: dict[str, Any], hashes: list[tuple[str, str, int]]) -> None:
+        """Record a stored photo (an ``images`` row) and its hash rows, once per content."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "insert or ignore into images (sha256, url, content_type, width, height, "
+                "bytes, file, thumbnail, fetched_at) values (:sha256, :url, :content_type, "
+                ":width, :height, :bytes, :file, :thumbnail, :fetched_at)",
+                {**image, "fetched_at": image.get("fetched_at") or now()})
+            self.db.conn.executemany(
+                "insert or ignore into image_hashes (sha256, view, algorithm, value) "
+                "values (?, ?, ?, ?)", [(image["sha256"], *h) for h in hashes])
+
+    def link_image(self, marketplace: str, listing_id: str, position: int, url: str,
+                   sha256: str | None, status: str) -> None:
+        """Which photo a listing shows at ``position`` (``status`` ok, or why not)."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "insert or replace into listing_images (marketplace, listing_id, position, "
+                "url, sha256, status, fetched_at) values (?, ?, ?, ?, ?, ?, ?)",
+                [marketplace, listing_id, position, url, sha256, status, now()])
+
+    def image_hash_rows(self) -> Iterator[tuple[str, str, str, int]]:
+        """Every stored (sha256, view, algorithm, value) hash row, by photo."""
+        yield from self.db.conn.execute(
+            "select sha256, view, algorithm, value from image_hashes order by sha256")
+
+    def listing_photos(self) -> Iterator[tuple[str, str, str, str | None, str]]:
+        """(marketplace, listing_id, sha256, seller, title) of every fetched photo."""
+        yield from self.db.conn.execute(
+            "select li.marketplace, li.listing_id, li.sha256, l.seller, l.title "
+            "from listing_images li join listings l on l.marketplace = li.marketplace and "
+            "l.listing_id = li.listing_id where li.sha256 is not null "
+            "order by li.marketplace, li.listing_id, li.position")
+
+    def save_facts(self, brand: str, facts: dict[tuple[str, str], str]) -> None:
+        """Replace ``brand``'s per-listing facts ((marketplace, listing_id) -> JSON)."""
+        at = now()
+        with self.db.conn:
+            self.db.conn.execute("delete from listing_facts where brand = ?", [brand])
+            self.db.conn.executemany(
+                "insert into listing_facts (brand, marketplace, listing_id, facts, "
+                "computed_at) values (?, ?, ?, ?, ?)",
+                [(brand, m, lid, f, at) for (m, lid), f in facts.items()])
 
     def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Full-text search over listing titles and descriptions."""

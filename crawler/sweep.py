@@ -49,6 +49,7 @@ class SweepResult:
     cases: dict[str, Any] | None = None  # new cases, evidence and drafts
     resumed: int | None = None  # the interrupted sweep this one finished
     problem: str | None = None  # a follow-up step a person must fix (exit 2)
+    networks: dict[str, int] | None = None  # photo facts and seller networks (crawler.networks)
 
     @property
     def exit_code(self) -> int:
@@ -67,6 +68,8 @@ class SweepResult:
         if self.staged is not None:
             out["staged"] = self.staged
             out["ruleset_version"] = self.ruleset_version
+        if self.networks is not None:
+            out["networks"] = self.networks
         if self.cases is not None:
             out["cases"] = self.cases
         if self.problem:
@@ -160,6 +163,12 @@ def _run(plan: SweepPlan) -> SweepResult:
     else:
         result.status = "partial"
     if plan.ruleset is not None:
+        from dataclasses import asdict
+
+        from crawler import networks
+
+        # photos and seller networks judged once the crawl has stored every listing
+        result.networks = asdict(networks.refresh(store, plan.ruleset, sweep_id))
         result.staged = store.stage_counts(plan.ruleset.brand_key, sweep_id)
         result.ruleset_version = plan.ruleset.version
         if plan.cases and plan.brand:
@@ -214,6 +223,8 @@ def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult
             info["drafted_listings"] = drafted.items - sum(drafted.joined.values())
             info["joined_listings"] = sum(drafted.joined.values())  # added to unsent drafts
             info["waiting_evidence"] = drafted.waiting_evidence
+            info["storefront_notices_new"] = len(drafting.draft_storefronts(
+                store, plan.ruleset, profiles, by, sweep_id))
     except BrandsweepError as exc:
         result.problem = str(exc)
 

@@ -65,3 +65,18 @@ def test_changes_and_truth_commands_agree() -> None:
         assert (key in served) == (c["change"] != "removed"), c
     assert {r["relisted_from"] for r in truth if "relisted_from" in r} == {
         c["relisted_from"] for c in changes if c["change"] == "relisted"}
+
+
+def test_relisted_sellers_stay_in_their_network() -> None:
+    from fixtures.catalogue import Catalogue
+
+    world = Catalogue(7, day=3, hard=True)
+    relisted = [x for x in world.listings if x.relisted_from]
+    assert relisted
+    owners: dict[tuple[str, str], set[str | None]] = {}
+    for x in [*world.listings, *world.removed.values()]:
+        owners.setdefault((x.marketplace, x.seller), set()).add(x.seller_network)
+    for x in relisted:
+        old = world.removed[x.marketplace, str(x.relisted_from)]
+        assert x.seller_network == old.seller_network and x.seller != old.seller
+        assert owners[x.marketplace, x.seller] == {x.seller_network}  # one operator

@@ -73,8 +73,7 @@ def test_test_passes_and_reports_todo_and_matrix() -> None:
 
 
 def test_test_failure_is_explained(tmp_path: Path) -> None:
-    for f in RULES.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)  # reference photo folders too
     path = tmp_path / "acme.yaml"
     path.write_text(path.read_text().replace(
         '- listing: {title: "Acme Pulse X2 Wireless Headphones"}\n        expect: no_match',
@@ -105,8 +104,7 @@ def test_apply_explain_backtest(tmp_path: Path, db: Path) -> None:
     assert "-> stage review" in out and "+50   acme-new-from-high-risk-origin" in out
     assert "(condition not met)" in out and "stored verdict: score 50" in out
 
-    for f in RULES.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)  # reference photo folders too
     candidate = tmp_path / "acme.yaml"
     candidate.write_text(candidate.read_text().replace("{name: review, min_score: 50}",
                                                        "{name: review, min_score: 60}"))
@@ -141,8 +139,7 @@ def test_broken_rule_set_stops_a_sweep_before_it_starts(tmp_path: Path) -> None:
 
 
 def _copy_rules(tmp_path: Path) -> Path:
-    for f in RULES.iterdir():
-        shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)  # reference photo folders too
     return tmp_path / "acme.yaml"
 
 
@@ -261,3 +258,18 @@ def test_a_brand_that_is_not_a_name_is_one_line(brand: str, tmp_path: Path) -> N
                                       str(tmp_path / "s.db")])
     assert result.exit_code == 2 and "is not a brand name" in result.output
     assert not list(tmp_path.iterdir())  # no store, no lock
+
+
+def test_score_prints_the_hard_counterfeits_apart(tmp_path: Path) -> None:
+    """From the truth file alone (no photos, no networks), text rules miss every one."""
+    path = tmp_path / "hard.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                            for r in Catalogue(7, hard=True).truth("http://x")))
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(path))
+    assert code == 0, out
+    assert "on 832 listings" in out
+    assert "hard counterfeits: 0 of 112 staged (recall 0.000)" in out
+    assert "easy counterfeits: 322 of 322 staged (recall 1.000)" in out
+    code, out = run("rules", "score", "--brand", "acme", "--truth", str(path), "--json")
+    assert json.loads(out)["by_difficulty"]["hard"] == {"counterfeits": 112, "staged": 0,
+                                                        "recall": 0.0}

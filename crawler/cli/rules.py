@@ -208,6 +208,9 @@ def rules_score(brand: str, truth_path: Path, rules_path: Path | None, db: Path 
                f"(TP {result.tp}, FP {result.fp}, FN {result.fn}, TN {result.tn})")
     click.echo(f"  counterfeits by stage: {dict(result.by_stage)}; false alarms by stage: "
                f"{dict(result.by_stage_fp)}")
+    for level, got in result.difficulty().items():
+        click.echo(f"  {level} counterfeits: {got['staged']} of {got['counterfeits']} staged "
+                   f"(recall {got['recall']:.3f})")
     if result.missed_tricks:
         click.echo(f"  missed counterfeits by trick: {dict(result.missed_tricks)}")
     for miss in result.misses[:5]:
@@ -232,7 +235,8 @@ def _as_stored(records: list[dict[str, Any]], db: Path, rs: Any) -> list[dict[st
     for record, key in zip(records, keys, strict=True):
         row = stored.get(key)
         base = {"label": record["label"], "keywords": record.get("keywords"),
-                "marketplace": key[0], "listing_id": key[1], "tricks": record.get("tricks")}
+                "marketplace": key[0], "listing_id": key[1], "tricks": record.get("tricks"),
+                "difficulty": record.get("difficulty")}
         out.append({**row, **base} if row else {**base, "title": ""})
     return out
 

@@ -105,8 +105,10 @@ def report(sweep_id: int | None, last: bool, fmt: str, out: Path | None, db: Pat
     if sweep_id is not None and last:
         raise click.UsageError("give --sweep ID or --last, not both")
     store = _open(db)
+    from crawler.pipelines.images import images_dir
+
     text = render.render(data.gather(store, sweep_id or data.last_sweep(store)), fmt,
-                         evidence.folder(db))
+                         evidence.folder(db), images_dir(db))
     if out is None:
         click.echo(text, nl=False)
         return

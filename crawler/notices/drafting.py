@@ -17,7 +17,7 @@ from typing import Any
 
 from crawler import cases as case_log
 from crawler.exceptions import NoticeFieldMissing
-from crawler.notices.programs import PROGRAMS, VERO_REASONS, Program
+from crawler.notices.programs import PROGRAMS, STOREFRONT_PROGRAMS, VERO_REASONS, Program
 from crawler.profiles import MarketplaceProfile
 from crawler.store import Store, now
 
@@ -207,3 +207,58 @@ def _reason(case: dict[str, Any], rules: dict[str, Any], program: Program
                     program.default_reason_code)
     reason = ("; ".join(titles) or f"staged {case['stage']} by the brand's rules") + "."
     return code, reason, matched
+
+
+# statuses of a case that counts against its storefront: agreed on, in a notice, or gone
+COUNTED = ("confirmed", "noticed", "submitted", "removed", "still_live", "relisted")
+
+
+def draft_storefronts(store: Store, ruleset: Any, profiles: dict[str, MarketplaceProfile],
+                      by: str, sweep_id: int | None = None) -> list[int]:
+    """Draft a storefront notice for each seller, or seller network on one marketplace,
+    with ``storefronts.min_cases`` counterfeit cases or more, where the marketplace's
+    program takes store-level complaints (``STOREFRONT_PROGRAMS``). A unique index keeps
+    one notice per storefront and program: drafting again adds only new storefronts."""
+    threshold = ruleset.storefront_cases
+    if not threshold:
+        return []
+    brand = ruleset.brand_key
+    auto = [s.name for s in ruleset.stages if s.draft == "auto"]
+    rows = store.db.conn.execute(
+        "select c.marketplace, c.listing_id, l.url, l.seller, n.network from cases c "
+        "join listings l on l.marketplace = c.marketplace and l.listing_id = c.listing_id "
+        "left join seller_networks n on n.brand = c.brand and n.marketplace = c.marketplace "
+        "and n.seller = l.seller where c.brand = ? and (c.status in (select value from "
+        "json_each(?)) or (c.status = 'open' and c.stage in (select value from "
+        "json_each(?)))) order by c.marketplace, c.listing_id",
+        [brand, json.dumps(COUNTED), json.dumps(auto)]).fetchall()
+    storefronts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for market, lid, url, seller, network in rows:
+        profile = profiles.get(market)
+        if profile is None or profile.notice_program not in STOREFRONT_PROGRAMS:
+            continue
+        storefronts.setdefault((market, network or f"seller:{seller}"), []).append(
+            (lid, url, seller or ""))
+    out = []
+    for (market, storefront), listings in sorted(storefronts.items()):
+        if len(listings) < threshold:
+            continue
+        profile = profiles[market]
+        program = PROGRAMS[profile.notice_program]
+        sender, mark = identity(ruleset, program)  # the same completeness checks
+        sellers = sorted({s for _l, _u, s in listings})
+        with store.db.conn:
+            cur = store.db.conn.execute(
+                "insert or ignore into storefront_notices (brand, program, marketplace, "
+                "storefront, sellers, listings, cases, status, created_at, created_by, "
+                "sweep_id, sender, rights, recipient, ruleset_version) values "
+                "(?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)",
+                [brand, program.name, market, storefront, json.dumps(sellers),
+                 json.dumps([{"listing_id": lid, "url": url, "seller": s}
+                             for lid, url, s in listings], ensure_ascii=False),
+                 len(listings), now(), by, sweep_id, json.dumps(sender, ensure_ascii=False),
+                 json.dumps({"trademark": mark}, ensure_ascii=False),
+                 profile.notice_contact, ruleset.version])
+            if cur.rowcount:
+                out.append(int(cur.lastrowid or 0))
+    return out

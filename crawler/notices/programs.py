@@ -41,6 +41,10 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
             "trademark", "Counterfeit"),
 )}
 
+# programs that take a complaint about a whole storefront (a seller account), citing its
+# listings, besides notices about single listings
+STOREFRONT_PROGRAMS = frozenset({"alibaba_ipp", "amazon"})
+
 # eBay VeRO reason codes a rule's ``notice_reason`` may give
 VERO_REASONS = {
     "1.1": "Trademark - item(s) infringes the trademark owner's rights (counterfeit)",

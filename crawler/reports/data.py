@@ -78,6 +78,7 @@ def gather(store: Store, sweep_id: int) -> dict[str, Any]:
         "price_drops": drops,
         "relistings": relistings,
         "history": history(store, brand, sweep_id),
+        "networks": networks(store, brand) if brand else [],
         "problem": stats.get("problem"),
     }
 
@@ -92,6 +93,41 @@ def _health(m: dict[str, Any]) -> dict[str, Any]:
             "reason": m.get("reason"),
             # prices a page showed that were not stored (negative, NaN, absurd, unknown)
             "price_warnings": m.get("price_warnings", 0)}
+
+
+NETWORKS = 30  # the largest seller networks a report shows
+NETWORK_PHOTOS = 4
+
+
+def networks(store: Store, brand: str) -> list[dict[str, Any]]:
+    """The brand's seller networks of two or more accounts, largest first: members, the
+    network's cases, and the photos its accounts show (thumbnail paths relative to the
+    store's images folder)."""
+    conn = store.db.conn
+    if "seller_networks" not in store.db.table_names():
+        return []
+    out = []
+    for network, _size, reasons in conn.execute(
+            "select network, max(size), max(reasons) from seller_networks where brand = ? "
+            "and size > 1 group by network order by max(size) desc, network limit ?",
+            [brand, NETWORKS]).fetchall():
+        members = [f"{m}: {s}" for m, s in conn.execute(
+            "select marketplace, seller from seller_networks where brand = ? and "
+            "network = ? order by 1, 2", [brand, network])]
+        cases = conn.execute(
+            "select count(*) from cases c join listings l on l.marketplace = c.marketplace "
+            "and l.listing_id = c.listing_id join seller_networks n on n.brand = c.brand "
+            "and n.marketplace = c.marketplace and n.seller = l.seller where c.brand = ? "
+            "and n.network = ? and c.status != 'dismissed'", [brand, network]).fetchone()[0]
+        photos = [r[0] for r in conn.execute(
+            "select i.thumbnail from seller_networks n join listings l on l.marketplace = "
+            "n.marketplace and l.seller = n.seller join listing_images li on "
+            "li.marketplace = l.marketplace and li.listing_id = l.listing_id join images i "
+            "on i.sha256 = li.sha256 where n.brand = ? and n.network = ? group by i.sha256 "
+            "order by count(*) desc, i.sha256 limit ?", [brand, network, NETWORK_PHOTOS])]
+        out.append({"network": network, "members": members, "cases": cases,
+                    "linked_by": json.loads(reasons or "[]"), "photos": photos})
+    return out
 
 
 def history(store: Store, brand: str | None, upto: int) -> dict[str, Any]:

@@ -27,7 +27,8 @@ _ENV = jinja2.Environment(
 _ENV.filters["money"] = money
 
 
-def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -> str:
+def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None,
+           images_dir: Path | None = None) -> str:
     """The report in format ``fmt`` (``text``, ``json`` or ``html``)."""
     if fmt == "json":
         return json_text(report, sort_keys=True)
@@ -44,7 +45,23 @@ def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None) -
             thumbs.append(c | {"src": f"data:image/png;base64,{data}"})
     return _ENV.get_template("report.html.j2").render(
         r=report, thumbs=thumbs, new_chart=_new_chart(report),
-        history_chart=_history_chart(report))
+        history_chart=_history_chart(report),
+        networks=_network_photos(report.get("networks", []), images_dir))
+
+
+def _network_photos(networks: list[dict[str, Any]], images_dir: Path | None
+                    ) -> list[dict[str, Any]]:
+    """The networks with their photo thumbnails as data URIs (those on disk)."""
+    out = []
+    for n in networks:
+        srcs = []
+        for name in n["photos"]:
+            file = images_dir / name if images_dir and name else None
+            if file is not None and file.is_file():
+                srcs.append("data:image/jpeg;base64," + base64.b64encode(
+                    file.read_bytes()).decode())
+        out.append(n | {"srcs": srcs})
+    return out
 
 
 def for_people(report: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ set's version and, for every matched selection, the text it matched and where.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -19,7 +20,15 @@ from typing import Any
 from crawler.rules import text
 from crawler.rules.condition import Condition
 from crawler.rules.matchers import FieldHits, Matchers
-from crawler.rules.model import AUTHORISED, BrandSection, Rule, Selection, Stage
+from crawler.rules.model import (
+    AUTHORISED,
+    BrandSection,
+    ImageTest,
+    Rule,
+    Selection,
+    SellerTest,
+    Stage,
+)
 
 PRODUCT_KEY = "product:"
 
@@ -167,9 +176,15 @@ class RuleSet:
     def __init__(self, *, brand_key: str, brand: BrandSection, version: str, path: str,
                  rules: list[CompiledRule], stages: list[Stage], matchers: Matchers,
                  authorised: set[tuple[str | None, str]], today: dt.date | None = None,
-                 templates: str | None = None) -> None:
+                 templates: str | None = None,
+                 references: list[tuple[str, str, Any]] | None = None) -> None:
         self.brand_key = brand_key
+        # the brand's reference photos: (file name, crawler.images.hashing.PhotoHashes),
+        # and the SHA-256 of each file
+        self.references = [(name, hashes) for name, _sha, hashes in references or ()]
+        self.reference_digests = frozenset(sha for _n, sha, _h in references or ())
         self.templates = templates  # the rule set's own notice templates folder, if any
+        self.storefront_cases: int | None = None  # storefronts.min_cases (loader)
         self.brand = brand
         self.version = version
         self.path = path
@@ -325,7 +340,7 @@ class _Context(dict[str, int]):
     As a mapping it holds the listing's hit mask per field and match mode
     (``CompiledSelection.slot``), each scanned when first asked for."""
 
-    __slots__ = ("_hits", "_memo", "listing", "product", "ruleset")
+    __slots__ = ("_facts", "_hits", "_memo", "listing", "product", "ruleset")
 
     def __init__(self, ruleset: RuleSet, listing: dict[str, Any]) -> None:
         super().__init__()
@@ -334,6 +349,7 @@ class _Context(dict[str, int]):
         self._hits: dict[str, FieldHits] = {}
         self.product: Any = _UNSET
         self._memo: dict[str, bool] = {}  # selection memo_key -> matched
+        self._facts: dict[str, Any] | None = None
 
     def __missing__(self, slot: str) -> int:
         name, mode = self.ruleset.slots[slot]
@@ -366,6 +382,10 @@ class _Context(dict[str, int]):
         spec = sel.spec
         if spec.price_below_msrp is not None:
             return self._price(spec)
+        if spec.image is not None:
+            return self._image(spec.image)
+        if spec.seller is not None:
+            return self._seller(spec.seller)
         if spec.names_product is not None:
             product = self.ruleset.product_for(self)
             return SelectionResult((product is not None) == spec.names_product,
@@ -421,6 +441,45 @@ class _Context(dict[str, int]):
         note = " and ".join(f"{sel.field} {number} {sym} {bound:g}"
                             for bound, _t, sym in checks if bound is not None)
         return SelectionResult(ok, note=note)
+
+    # -- facts worked out after the crawl: photos and sellers ----------------------------
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The listing's ``_facts`` (JSON from the store, or a mapping in tests)."""
+        if self._facts is None:
+            raw = self.listing.get("_facts")
+            facts = json.loads(raw) if isinstance(raw, str) else raw
+            self._facts = facts if isinstance(facts, dict) else {}
+        return self._facts
+
+    def _image(self, test: ImageTest) -> SelectionResult:
+        facts = self.facts
+        if test.similar_to is not None:
+            ref = facts.get("reference")
+            if not isinstance(ref, dict):
+                return SelectionResult(False, note="no photo compared with the reference")
+            distance = int(ref.get("distance", 129))
+            ok = distance <= test.max_distance
+            return SelectionResult(ok, note=(
+                f"photo {str(ref.get('photo', ''))[:12]} is {distance} from reference "
+                f"{ref.get('file')} ({'<=' if ok else '>'} {test.max_distance})"))
+        assert test.reused_by_sellers is not None
+        others = int(facts.get("image_sellers", 0))
+        return SelectionResult(others >= test.reused_by_sellers, note=(
+            f"the same photo is shown by {others} other seller{'s' * (others != 1)}"))
+
+    def _seller(self, test: SellerTest) -> SelectionResult:
+        facts = self.facts
+        if test.network_cases is not None:
+            cases = int(facts.get("network_cases", 0))
+            return SelectionResult(cases >= test.network_cases, note=(
+                f"seller network {facts.get('network') or '(none)'} has {cases} confirmed "
+                f"counterfeit case{'s' * (cases != 1)}"))
+        assert test.takedowns is not None
+        gone = int(facts.get("seller_takedowns", 0))
+        return SelectionResult(gone >= test.takedowns, note=(
+            f"{gone} listing{'s' * (gone != 1)} of this seller taken down"))
 
     def _price(self, spec: Selection) -> SelectionResult:
         rs = self.ruleset

@@ -141,6 +141,7 @@ class _Compiler:
                 self.error(("tests", i, "stage"), f"unknown stage {test.stage!r}"
                            f"{yamlfile.hint(test.stage, [*names, 'none'])}; known: "
                            f"{', '.join([*names, 'none'])}")
+        references = self._references()
         errors = [p for p in self.problems if p.severity == "error"]
         ruleset = None
         if not errors:
@@ -152,7 +153,9 @@ class _Compiler:
                               rules=rules, stages=model.stages, matchers=self.matchers,
                               authorised=authorised, today=self.today,
                               templates=str(self.path.parent / model.notices.templates)
-                              if model.notices.templates else None)
+                              if model.notices.templates else None,
+                              references=references)
+            ruleset.storefront_cases = model.storefronts.min_cases
         return Checked(self.path, ruleset, model, self.problems)
 
     # -- brand ----------------------------------------------------------------------------
@@ -184,6 +187,23 @@ class _Compiler:
                 if row.get("seller"):
                     out.add((row.get("marketplace") or None, text.plain(row["seller"]).text))
         return out
+
+    def _references(self) -> list[tuple[str, str, Any]]:
+        """The brand's reference photos, hashed; their bytes are part of the version."""
+        from crawler.images import reference
+
+        folder_name = self.model.brand.reference_images
+        if not folder_name:
+            return []
+        loc = ("brand", "reference_images")
+        try:
+            photos = reference.load(self.path.parent / folder_name)
+        except reference.ReferenceFolderError as exc:
+            self.error(loc, str(exc))
+            return []
+        for name, digest, _hashes in photos:
+            self.digest.update(f"{folder_name}/{name}".encode() + b"\0" + digest.encode())
+        return photos
 
     def _file(self, name: str, loc: tuple[int | str, ...]) -> Path | None:
         try:
@@ -346,6 +366,13 @@ class _Compiler:
             hit_based = known.match != "values" and not spec.if_missing
             return CompiledSelection(name, spec, text_field, list_name, known.match,
                                      hit_based)
+        if spec.image is not None or spec.seller is not None:
+            if spec.image is not None and spec.image.similar_to == "reference" and \
+                    not self.model.brand.reference_images:
+                self.error((*loc, "image"), "similar_to: reference needs the brand's photos: "
+                           "set brand.reference_images to a folder of them")
+                return None
+            return CompiledSelection(name, spec, "_facts", None, None, hit_based=False)
         default = "title" if spec.names_product is not None else "price"
         return CompiledSelection(name, spec, spec.field or default, None, None,
                                  hit_based=False)

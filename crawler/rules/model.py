@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -75,6 +75,9 @@ class BrandSection(_Strict):
     authorised_sellers: list[Seller | str] | SellerFile = []
     rights_owner: RightsOwner | None = None
     trademarks: list[Trademark] = []
+    # a folder of the brand's own product photos, relative to the rule set: the
+    # reference that `image: {similar_to: reference}` compares listing photos with
+    reference_images: str | None = None
 
     @field_validator("keywords")
     @classmethod
@@ -114,6 +117,37 @@ class TermList(_Strict):
         return self
 
 
+class ImageTest(_Strict):
+    """A test on a listing's photo, read from the facts worked out after the crawl
+    (``crawler.images.facts``): close to one of the brand's reference photos, or the same
+    photo shown by at least ``reused_by_sellers`` other sellers."""
+
+    similar_to: Literal["reference"] | None = None
+    max_distance: int = Field(default=24, ge=0, le=128)  # pHash + dHash bits that differ
+    reused_by_sellers: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> ImageTest:
+        if (self.similar_to is None) == (self.reused_by_sellers is None):
+            raise ValueError("give exactly one of similar_to: reference or "
+                             "reused_by_sellers: N")
+        return self
+
+
+class SellerTest(_Strict):
+    """A test on the seller's record (``crawler.networks``): confirmed counterfeit cases
+    of its seller network, or listings of this seller taken down (a repeat infringer)."""
+
+    network_cases: int | None = Field(default=None, ge=1)
+    takedowns: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> SellerTest:
+        if (self.network_cases is None) == (self.takedowns is None):
+            raise ValueError("give exactly one of network_cases: N or takedowns: N")
+        return self
+
+
 class Selection(_Strict):
     """One test on a listing. Exactly one matcher: ``list``, ``terms``, ``regex``, ``in``,
     ``not_in``, a number comparison (``gt``/``ge``/``lt``/``le``/``eq``), ``exists``,
@@ -137,18 +171,21 @@ class Selection(_Strict):
     exists: bool | None = None
     price_below_msrp: str | float | None = None  # "40%" or 0.4
     names_product: bool | None = None  # the title names one of the brand's products
+    image: ImageTest | None = None  # the listing's photo (facts computed after a crawl)
+    seller: SellerTest | None = None  # the seller's record and network
     if_missing: bool = False  # the result when the field is absent
 
     @model_validator(mode="after")
     def _one_matcher(self) -> Selection:
         kinds = [k for k in ("list_", "terms", "regex", "in_", "not_in", "exists",
-                             "price_below_msrp", "names_product")
+                             "price_below_msrp", "names_product", "image", "seller")
                  if getattr(self, k) is not None]
         if any(getattr(self, k) is not None for k in ("gt", "ge", "lt", "le", "eq")):
             kinds.append("number")
         if len(kinds) != 1:
             raise ValueError("give exactly one matcher: list, terms, regex, in, not_in, "
-                             "gt/ge/lt/le/eq, exists, price_below_msrp or names_product"
+                             "gt/ge/lt/le/eq, exists, price_below_msrp, names_product, "
+                             "image or seller"
                              + (f" (found {', '.join(k.rstrip('_') for k in kinds)})"
                                 if kinds else ""))
         if self.match is not None and self.terms is None and not (
@@ -218,6 +255,9 @@ class TestListing(_Strict):
     url: str | None = None
     units_sold: int | None = None
     moq: int | None = None
+    # what the image and seller selections read, as crawler.images.facts writes it, e.g.
+    # {reference: {file: a.png, distance: 6}, image_sellers: 3, network_cases: 4}
+    facts: dict[str, Any] | None = None
 
 
 class RuleTest(_Strict):
@@ -267,9 +307,18 @@ class NoticeSettings(_Strict):
     templates: str | None = None
 
 
+class StorefrontSettings(_Strict):
+    """When a whole storefront gets a notice (programs that take one)."""
+
+    # a seller, or a seller network on one marketplace, with this many counterfeit cases;
+    # none when unset
+    min_cases: int | None = Field(default=None, ge=1)
+
+
 class RuleSetFile(_Strict):
     brand: BrandSection
     notices: NoticeSettings = NoticeSettings()
+    storefronts: StorefrontSettings = StorefrontSettings()
     lists: dict[str, TermList] = {}
     rules: list[Rule] = []
     stages: list[Stage] = []

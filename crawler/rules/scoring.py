@@ -33,6 +33,18 @@ class Score:
     misses: list[dict[str, Any]] = field(default_factory=list)
     false_alarms: list[dict[str, Any]] = field(default_factory=list)
     missed_tricks: Counter[str] = field(default_factory=Counter)
+    # counterfeits per truth ``difficulty`` (easy, careful, hard): staged and missed
+    staged_by_difficulty: Counter[str] = field(default_factory=Counter)
+    missed_by_difficulty: Counter[str] = field(default_factory=Counter)
+
+    def difficulty(self) -> dict[str, dict[str, float]]:
+        """Per difficulty: counterfeits, how many were staged, and that share."""
+        out = {}
+        for level in sorted(set(self.staged_by_difficulty) | set(self.missed_by_difficulty)):
+            staged, missed = self.staged_by_difficulty[level], self.missed_by_difficulty[level]
+            out[level] = {"counterfeits": staged + missed, "staged": staged,
+                          "recall": round(staged / (staged + missed), 4)}
+        return out
 
     @property
     def precision(self) -> float:
@@ -49,6 +61,7 @@ class Score:
                 "counterfeits_by_stage": dict(self.by_stage),
                 "false_alarms_by_stage": dict(self.by_stage_fp),
                 "missed_tricks": dict(self.missed_tricks),
+                "by_difficulty": self.difficulty(),
                 "misses": self.misses[:20], "false_alarms": self.false_alarms[:20]}
 
 
@@ -109,6 +122,9 @@ def score(ruleset: RuleSet, records: list[dict[str, Any]]) -> Score:
                  "listing_id": record.get("listing_id"), "title": record["title"],
                  "label": record["label"], "score": evaluation.score,
                  "stage": evaluation.stage, "tricks": record.get("tricks", [])}
+        if counterfeit and record.get("difficulty"):
+            tally = result.staged_by_difficulty if flagged else result.missed_by_difficulty
+            tally[str(record["difficulty"])] += 1
         if counterfeit and flagged:
             result.tp += 1
             result.by_stage[str(evaluation.stage)] += 1

@@ -51,6 +51,7 @@ class Report:
 
 def listing_of(test: TestListing, ruleset: RuleSet) -> dict[str, Any]:
     data = test.model_dump()
+    data["_facts"] = data.pop("facts", None)  # where the engine reads stored facts
     if data.get("price") is not None and not data.get("currency"):
         data["currency"] = ruleset.brand.currency
     return data

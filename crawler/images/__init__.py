@@ -1,0 +1,2 @@
+"""Listing photos: perceptual hashes (``hashing``) and matching them by distance
+(``matching``)."""
