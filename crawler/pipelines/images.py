@@ -11,6 +11,7 @@ is written to ``BRANDSWEEP_IMAGES_DIR/<sha256>.<ext>`` with a thumbnail beside i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from pathlib import Path
@@ -108,13 +109,9 @@ class ImagesPipeline:
         data = response.body
         sha = hashlib.sha256(data).hexdigest()
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                kind = image.format or ""
-                hashes = hash_image(image)
-                size = image.size
-                thumb = image.convert("RGB")
-                thumb.thumbnail(THUMBNAIL)
+            # decoding, eight perceptual hashes and a thumbnail are CPU work: off the
+            # crawler's event loop, so pages keep downloading and parsing meanwhile
+            kind, size, hashes, thumb_jpeg = await asyncio.to_thread(_digest, data)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
                 UnreadableImage) as exc:
             self._count("unreadable")
@@ -122,10 +119,7 @@ class ImagesPipeline:
         name = f"{sha}.{EXTENSIONS.get(kind, 'img')}"
         _write_once(self.folder / name, data)
         thumb_file = Path("thumbs") / f"{sha}.jpg"
-        if not (self.folder / thumb_file).exists():
-            out = io.BytesIO()
-            thumb.save(out, "JPEG", quality=80)
-            _write_once(self.folder / thumb_file, out.getvalue())
+        _write_once(self.folder / thumb_file, thumb_jpeg)
         self.store.save_image({
             "sha256": sha, "url": url,
             "content_type": (response.headers.get(b"Content-Type") or b"").decode("latin-1")
@@ -134,6 +128,20 @@ class ImagesPipeline:
             "thumbnail": str(thumb_file), "fetched_at": None}, hashes.rows())
         self._count("stored")
         return sha, "ok"
+
+
+def _digest(data: bytes) -> tuple[str, tuple[int, int], Any, bytes]:
+    """A photo's format, size, perceptual hashes and JPEG thumbnail (in a worker thread)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        kind = image.format or ""
+        hashes = hash_image(image)
+        size = image.size
+        thumb = image.convert("RGB")
+        thumb.thumbnail(THUMBNAIL)
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    return kind, size, hashes, out.getvalue()
 
 
 def _write_once(path: Path, data: bytes) -> None:
