@@ -20,6 +20,7 @@ import pwd
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 import crontab as python_crontab
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from crontab import CronItem, CronTab
 
 from crawler.exceptions import ConfigError, CrontabError
@@ -52,8 +53,16 @@ class Entry:
     enabled: bool
 
     def next_runs(self, n: int = 3, start: datetime | None = None) -> list[datetime]:
+        """The next ``n`` runs; fewer (none) for an entry that never fires again, e.g. one
+        written by hand or by an older brandsweep."""
         it = croniter(self.cron, start or datetime.now())
-        return [it.get_next(datetime) for _ in range(n)]
+        runs: list[datetime] = []
+        try:
+            for _ in range(n):
+                runs.append(it.get_next(datetime))
+        except CroniterBadDateError:
+            pass
+        return runs
 
 
 def system(tabfile: Path | None) -> bool:
@@ -255,6 +264,23 @@ def _check_tabfile(tabfile: Path | None, installing: bool = False) -> None:
         raise ConfigError([f"{tabfile}: cron ignores files in cron.d whose names hold "
                            "anything but letters, digits, _ and -; name it e.g. "
                            f"{tabfile.with_name('brandsweep')}"])
+    try:
+        st = tabfile.lstat()
+    except FileNotFoundError:
+        if installing and not tabfile.absolute().parent.is_dir():
+            raise ConfigError([f"{tabfile}: the crontab file's folder "
+                               f"{tabfile.absolute().parent} does not exist; create it "
+                               "first"]) from None
+        return
+    except OSError as exc:
+        raise CrontabError(f"{_where(tabfile)}: cannot read: {exc.strerror}") from exc
+    # a symlink would be replaced by a regular file, leaving its target as it was
+    if stat.S_ISLNK(st.st_mode):
+        raise ConfigError([f"{tabfile}: the crontab file is a symlink (to "
+                           f"{shown(os.readlink(tabfile))}); name the real file"])
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would hang the read, a device worse
+        raise ConfigError([f"{tabfile}: the crontab file is not a regular file; name "
+                           "another one"])
 
 
 def _crontab_program() -> str:
@@ -270,11 +296,18 @@ def _read(tabfile: Path | None) -> str:
     are, so other people's lines are written back unchanged."""
     if tabfile is not None:
         try:
-            return tabfile.read_bytes().decode("utf-8", "surrogateescape")
+            # what was checked may since have been swapped: a FIFO must not block the
+            # open, a symlink must not be followed
+            fd = os.open(tabfile, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
         except FileNotFoundError:
             return ""
         except OSError as exc:
             raise CrontabError(f"{_where(tabfile)}: cannot read: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError([f"{tabfile}: the crontab file is not a regular file; "
+                                   "name another one"])
+            return f.read().decode("utf-8", "surrogateescape")
     done = subprocess.run([_crontab_program(), "-l"], capture_output=True, check=False)
     stderr = done.stderr.decode(errors="replace").strip()
     if done.returncode != 0:
@@ -298,12 +331,14 @@ def _write(tabfile: Path | None, text: str) -> None:
             raise CrontabError(f"crontab refused the new crontab (exit {done.returncode}): "
                                f"{shown(stderr) or 'no message'}")
         return
-    # whole or not at all, through a hidden name: cron skips dot files in cron.d
-    tmp = tabfile.with_name(f".{tabfile.name}.part")
+    # whole or not at all, through a hidden name (cron skips dot files in cron.d) that is
+    # new and random, so a symlink planted at a predictable name is never written through
+    tmp: Path | None = None
     try:
-        tabfile.parent.mkdir(parents=True, exist_ok=True)
         mode = tabfile.stat().st_mode & 0o7777 if tabfile.exists() else 0o644
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, name = tempfile.mkstemp(prefix=f".{tabfile.name}.", suffix=".part",
+                                    dir=tabfile.parent)
+        tmp = Path(name)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -311,5 +346,6 @@ def _write(tabfile: Path | None, text: str) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, tabfile)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise CrontabError(f"{_where(tabfile)}: cannot write: {exc.strerror}") from exc

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from crontab import CronSlices
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,6 +22,18 @@ DEFAULT_FILE = Path("schedule.yaml")
 _LINE_BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _CHAR_NAMES = {"\n": "a newline", "\r": "a carriage return", "\x00": "a NUL"}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Variables that choose which program or code runs: the interpreter's (every PYTHON*, e.g.
+# PYTHONPATH undoes PYTHONSAFEPATH, PYTHONPYCACHEPREFIX feeds it bytecode), the loader's,
+# the shell's, the ones of the programs a sweep starts (Playwright's node, Chromium) and
+# the ones naming a module to import. The job's own command decides those, not the file.
+_CODE_ENV = re.compile(r"PYTHON.*|LD_.*|BASH_ENV|ENV|PATH|IFS|SHELL|SHELLOPTS|BASHOPTS|"
+                       r"PERL5LIB|PERL5OPT|PERLLIB|NODE_OPTIONS|NODE_PATH|GCONV_PATH|"
+                       r"PLAYWRIGHT_BROWSERS_PATH|PLAYWRIGHT_NODEJS_PATH|"
+                       r"SCRAPY_SETTINGS_MODULE|BRANDSWEEP_CHROMIUM")
+# A rule set is rules/<brand>.yaml: a brand is a file name, never a path
+_BRAND = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# "0 0 29 2 *" waits up to 8 years (no February 29 in 2100); beyond this, it never fires
+_FIRES_WITHIN_YEARS = 10
 
 
 def line_breaker(text: str) -> str | None:
@@ -48,11 +61,23 @@ def _env_name(value: str) -> str:
     if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an environment variable name: letters, digits "
                          "and _, not starting with a digit")
+    if _CODE_ENV.fullmatch(value):
+        raise ValueError(f"{value!r} would change which program or code the job runs, "
+                         "which brandsweep's own command decides; remove it")
+    return value
+
+
+def _brand(value: str) -> str:
+    if not _BRAND.fullmatch(value):
+        raise ValueError(f"{value!r} is not a brand name, the name of its rule set file "
+                         "(rules/<brand>.yaml): lower case letters, digits, - and _, "
+                         "starting with a letter or digit")
     return value
 
 
 OneLine = Annotated[str, AfterValidator(_one_line)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
+Brand = Annotated[str, AfterValidator(_one_line), AfterValidator(_brand)]
 
 
 class Job(BaseModel):
@@ -61,7 +86,7 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    brands: list[OneLine] = Field(min_length=1)
+    brands: list[Brand] = Field(min_length=1)
     cron: str  # five fields, e.g. "15 */4 * * *"
     marketplaces: list[OneLine] = []  # empty: every profile
     max_pages: int | None = Field(default=None, ge=1, le=1000)
@@ -80,6 +105,13 @@ class Job(BaseModel):
             raise ValueError(f"{value!r} is not a five-field cron expression "
                              "(minute hour day-of-month month day-of-week: numbers, names, "
                              "ranges, lists and steps)")
+        try:
+            croniter(value, datetime.now(),
+                     max_years_between_matches=_FIRES_WITHIN_YEARS).get_next(datetime)
+        except CroniterBadDateError:
+            raise ValueError(f"{value!r} never fires (in the next {_FIRES_WITHIN_YEARS} "
+                             "years), e.g. a day the month does not have; check the day "
+                             "and month fields") from None
         return value
 
 

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from crawler.exceptions import ConfigError
 from fixtures.faults import FaultSettings, parse_faults
 from fixtures.server import FixtureServer
 
@@ -344,7 +345,7 @@ def test_shell_and_cron_specials_reach_the_job_exactly(tmp_path: Path, where: st
     assert code == 0 and out.splitlines()[0].startswith("j ")
     assert out.splitlines()[0].endswith(f"({schedule})")
     code, out = cli_run("schedule", "remove", "--file", str(schedule), "--tabfile", str(tab))
-    assert code == 0 and out.startswith("1 jobs removed")
+    assert code == 0 and out.startswith("1 job removed")
     assert tab.read_text() == ""
 
 
@@ -425,3 +426,160 @@ def test_a_crawler_module_in_the_schedule_folder_is_not_run(tmp_path: Path) -> N
     assert done.returncode == 2, done.stdout + done.stderr  # the sweep: unknown brand
     assert not (tmp_path / "HIJACKED").exists()
     assert "job j starts" in (tmp_path / "logs" / "j.log").read_text()
+
+
+CODE_ENV = ["PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYTHONINSPECT",
+            "PYTHONEXECUTABLE", "PYTHONUSERBASE", "PYTHONNOUSERSITE", "PYTHONPLATLIBDIR",
+            "PYTHONPYCACHEPREFIX", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV",
+            "ENV", "PATH", "IFS", "SHELL", "PERL5LIB", "PERL5OPT", "NODE_OPTIONS",
+            "PLAYWRIGHT_NODEJS_PATH", "BRANDSWEEP_CHROMIUM"]
+
+
+def test_env_that_would_choose_the_code_the_job_runs_is_a_located_error(
+        tmp_path: Path) -> None:
+    # PYTHONPATH=. would undo PYTHONSAFEPATH: the schedule folder's crawler/__main__.py
+    # would run in place of brandsweep
+    hijack = tmp_path / "crawler"
+    hijack.mkdir()
+    (hijack / "__init__.py").write_text("")
+    (hijack / "__main__.py").write_text(
+        f"open({str(tmp_path / 'HIJACKED')!r}, 'w').close()\n")
+    path = tmp_path / "schedule.yaml"
+    path.write_text("jobs:\n  - name: j\n    brands: [acme]\n    cron: '0 0 * * *'\n"
+                    '    env: {PYTHONPATH: ".", BRANDSWEEP_FIXTURE_URL: x, LD_PRELOAD: y}\n')
+    tab = tmp_path / "crontab"
+    code, out = cli_run("schedule", "install", "--file", str(path), "--tabfile", str(tab))
+    assert code == 2
+    assert len(out.strip().splitlines()) == 1
+    assert f"{path}:5:11: jobs.0.env.PYTHONPATH: 'PYTHONPATH' would change which program " \
+           "or code the job runs" in out
+    assert f"{path}:5:55: jobs.0.env.LD_PRELOAD: 'LD_PRELOAD'" in out
+    assert "BRANDSWEEP_FIXTURE_URL" not in out
+    assert not tab.exists() and not (tmp_path / "HIJACKED").exists()
+
+
+@pytest.mark.parametrize("name", CODE_ENV)
+def test_each_code_choosing_env_name_is_refused(tmp_path: Path, name: str) -> None:
+    from scheduling import schedule as schedule_file
+
+    path = tmp_path / "schedule.yaml"
+    path.write_text(f"jobs:\n  - name: j\n    brands: [acme]\n    cron: '0 0 * * *'\n"
+                    f"    env: {{{name}: x}}\n")
+    with pytest.raises(ConfigError, match=f"jobs.0.env.{name}: '{name}' would change"):
+        schedule_file.load(path)
+
+
+@pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *"])
+def test_a_cron_that_never_fires_is_a_located_error_and_nothing_is_written(
+        tmp_path: Path, cron: str) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(f"jobs:\n  - name: j\n    brands: [acme]\n    cron: '{cron}'\n")
+    tab = tmp_path / "crontab"
+    tab.write_text("0 1 * * * /usr/bin/backup\n")
+    code, out = cli_run("schedule", "install", "--file", str(path), "--tabfile", str(tab))
+    assert code == 2, out
+    assert f"{path}:4:5: jobs.0.cron: '{cron}' never fires" in out
+    assert "internal error" not in out
+    assert tab.read_text() == "0 1 * * * /usr/bin/backup\n"
+
+
+def test_a_cron_that_fires_only_on_february_29_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text("jobs:\n  - name: leap\n    brands: [acme]\n    cron: '0 0 29 2 *'\n")
+    code, out = cli_run("schedule", "install", "--file", str(path), "--tabfile",
+                        str(tmp_path / "crontab"))
+    assert code == 0, out
+    assert "1 job installed in" in out
+
+
+def test_list_shows_never_for_an_entry_that_never_fires(tmp_path: Path) -> None:
+    # written by hand (or an older brandsweep): list must not crash on it
+    tab = tmp_path / "crontab"
+    tab.write_text("0 0 30 2 * true # brandsweep:/x/schedule.yaml:feb30\n")
+    code, out = cli_run("schedule", "list", "--tabfile", str(tab))
+    assert code == 0, out
+    assert "feb30" in out and "next: never" in out and "1 job\n" in out
+
+
+def test_a_fifo_or_device_tabfile_is_refused_without_hanging(tmp_path: Path) -> None:
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for tab in (fifo, Path("/dev/null")):  # a folder: Click refuses it (exit 2)
+        for args in (["install", "--file", str(schedule)], ["list"],
+                     ["remove", "--file", str(schedule)]):
+            code, out = cli_run("schedule", *args, "--tabfile", str(tab))
+            assert code == 2, (tab, args, out)
+            assert out == f"Error: {tab}: the crontab file is not a regular file; name " \
+                          "another one\n"
+
+
+def test_a_symlinked_tabfile_is_refused_and_its_target_kept(tmp_path: Path) -> None:
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    real = tmp_path / "real-crontab"
+    real.write_text("0 1 * * * /usr/bin/backup\n")
+    link = tmp_path / "crontab"
+    link.symlink_to(real)
+    for args in (["install", "--file", str(schedule)], ["list"],
+                 ["remove", "--file", str(schedule)]):
+        code, out = cli_run("schedule", *args, "--tabfile", str(link))
+        assert code == 2, out
+        assert out == f"Error: {link}: the crontab file is a symlink (to {real}); name " \
+                      "the real file\n"
+    assert link.is_symlink() and real.read_text() == "0 1 * * * /usr/bin/backup\n"
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    code, out = cli_run("schedule", "install", "--file", str(schedule), "--tabfile",
+                        str(dangling))
+    assert code == 2 and "is a symlink" in out and not (tmp_path / "nowhere").exists()
+
+
+def test_a_tabfile_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    tab = tmp_path / "no" / "such" / "crontab"
+    code, out = cli_run("schedule", "install", "--file", str(schedule), "--tabfile", str(tab))
+    assert code == 2
+    assert out == f"Error: {tab}: the crontab file's folder {tab.parent} does not exist; " \
+                  "create it first\n"
+    assert not (tmp_path / "no").exists()
+
+
+def test_the_crontab_file_is_written_through_a_new_random_name(tmp_path: Path) -> None:
+    schedule = write_schedule(tmp_path, "http://127.0.0.1:1")
+    tab = tmp_path / "crontab"
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    (tmp_path / ".crontab.part").symlink_to(victim)  # the old predictable name
+    code, out = cli_run("schedule", "install", "--file", str(schedule), "--tabfile", str(tab))
+    assert code == 0, out
+    assert victim.read_text() == "keep\n" and len(ours(tab)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == \
+        [".crontab.part"]
+
+
+@pytest.mark.parametrize("brand", ["../probe/trav", "acme/x", "Acme", "-acme", ".acme", ""])
+def test_a_brand_that_is_not_a_rule_set_name_is_a_located_error(tmp_path: Path,
+                                                                 brand: str) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(f"jobs:\n  - name: j\n    brands: [ok-brand_2, '{brand}']\n"
+                    "    cron: '0 0 * * *'\n")
+    tab = tmp_path / "crontab"
+    code, out = cli_run("schedule", "install", "--file", str(path), "--tabfile", str(tab))
+    assert code == 2
+    assert len(out.strip().splitlines()) == 1
+    assert f"{path}:3:26: jobs.0.brands.1: {brand!r} is not a brand name" in out
+    assert not tab.exists()
+
+
+def test_one_job_is_one_job(tmp_path: Path) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text("jobs:\n  - name: j\n    brands: [acme]\n    cron: '0 0 * * *'\n")
+    tab = tmp_path / "crontab"
+    code, out = cli_run("schedule", "install", "--file", str(path), "--tabfile", str(tab))
+    assert code == 0 and f"1 job installed in {tab}" in out
+    code, out = cli_run("schedule", "list", "--tabfile", str(tab))
+    assert code == 0 and out.endswith("\n1 job\n")
+    code, out = cli_run("schedule", "remove", "--file", str(path), "--tabfile", str(tab))
+    assert code == 0 and out == f"1 job removed from {tab}\n"
+    code, out = cli_run("schedule", "remove", "--file", str(path), "--tabfile", str(tab))
+    assert code == 0 and out == f"0 jobs removed from {tab}\n"

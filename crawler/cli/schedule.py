@@ -24,6 +24,10 @@ def _tabfile_option(fn: click.decorators.FC) -> click.decorators.FC:
                              "(e.g. /etc/cron.d/brandsweep).")(fn)
 
 
+def _jobs(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"
+
+
 @click.group()
 def schedule() -> None:
     """Install, list, remove and run the cron jobs of a schedule file."""
@@ -39,8 +43,10 @@ def schedule_install(schedule_file: Path, tabfile: Path | None) -> None:
 
     entries = crontab.install(load(schedule_file), schedule_file, tabfile)
     for e in entries:
-        click.echo(f"{e.job:<16} {e.cron:<16} next {e.next_runs(1)[0]:%Y-%m-%d %H:%M}")
-    click.echo(f"{len(entries)} jobs installed in {tabfile or 'your crontab'}", err=True)
+        nxt = e.next_runs(1)
+        click.echo(f"{e.job:<16} {e.cron:<16} next "
+                   f"{f'{nxt[0]:%Y-%m-%d %H:%M}' if nxt else 'never'}")
+    click.echo(f"{_jobs(len(entries))} installed in {tabfile or 'your crontab'}", err=True)
 
 
 @schedule.command("list")
@@ -53,10 +59,10 @@ def schedule_list(tabfile: Path | None, runs: int) -> None:
 
     entries = crontab.entries(tabfile)
     for e in entries:
-        when = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in e.next_runs(runs))
+        when = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in e.next_runs(runs)) or "never"
         click.echo(f"{e.job:<16} {e.cron:<16} {'on ' if e.enabled else 'off'} next: {when}"
                    f"  ({e.schedule})")
-    click.echo(f"{len(entries)} jobs", err=True)
+    click.echo(_jobs(len(entries)), err=True)
 
 
 @schedule.command("remove")
@@ -69,7 +75,7 @@ def schedule_remove(schedule_file: Path, tabfile: Path | None, every: bool) -> N
     from scheduling import crontab
 
     gone = crontab.remove(tabfile, None if every else crontab.key(schedule_file))
-    click.echo(f"{gone} jobs removed from {tabfile or 'your crontab'}")
+    click.echo(f"{_jobs(gone)} removed from {tabfile or 'your crontab'}")
 
 
 @schedule.command("run")
