@@ -5,6 +5,7 @@ screenshots as images served by case id, and nothing writable."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ def get(store: Store, *paths: str) -> list[Any]:
         ds = datasette(store.path)
         await ds.invoke_startup()
         return [await ds.client.get(p) for p in paths]
-    return asyncio.run(run())
+
+    # a thread of its own: the session's sync Playwright may hold this thread's event loop
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def test_metadata_is_packaged_and_names_the_store(store: Store) -> None:
