@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from crawler import yamlfile
 from crawler.exceptions import ConfigError
+from crawler.ruleset import BRAND_NAME
 
 DEFAULT_FILE = Path("schedule.yaml")
 
@@ -30,8 +31,6 @@ _CODE_ENV = re.compile(r"PYTHON.*|LD_.*|BASH_ENV|ENV|PATH|IFS|SHELL|SHELLOPTS|BA
                        r"PERL5LIB|PERL5OPT|PERLLIB|NODE_OPTIONS|NODE_PATH|GCONV_PATH|"
                        r"PLAYWRIGHT_BROWSERS_PATH|PLAYWRIGHT_NODEJS_PATH|"
                        r"SCRAPY_SETTINGS_MODULE|BRANDSWEEP_CHROMIUM")
-# A rule set is rules/<brand>.yaml: a brand is a file name, never a path
-_BRAND = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # "0 0 29 2 *" waits up to 8 years (no February 29 in 2100); beyond this, it never fires
 _FIRES_WITHIN_YEARS = 10
 
@@ -68,7 +67,7 @@ def _env_name(value: str) -> str:
 
 
 def _brand(value: str) -> str:
-    if not _BRAND.fullmatch(value):
+    if not BRAND_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a brand name, the name of its rule set file "
                          "(rules/<brand>.yaml): lower case letters, digits, - and _, "
                          "starting with a letter or digit")
