@@ -17,6 +17,7 @@ test: $(STAMP) browser redis lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP) browser
 	$(BIN)/python bench/fixture_server.py

@@ -4,7 +4,7 @@ The spider is the infinite-scroll pattern from scrapy-playwright's documentation
 for the cards, scroll, wait), looped as the common recipe does it: scroll, wait a second,
 stop when the page stops growing. Only the Chromium binary and its closed-network flags
 are set, because they have to be on this machine. The binary is the one brandsweep uses
-(``crawler.browser.find_chromium``): normally the Chromium headless shell, which is also
+(``crawler.browser.chromium.find_chromium``): normally the Chromium headless shell, which is also
 what Playwright launches by default for a headless browser.
 
     scrapy runspider bench/baseline_shopfront.py -a base=URL -a keywords=a,b -a out=FILE
@@ -22,7 +22,7 @@ from urllib.parse import quote_plus
 import scrapy
 from scrapy_playwright.page import PageMethod
 
-from crawler.browser import LAUNCH_ARGS, find_chromium
+from crawler.browser.chromium import LAUNCH_ARGS, find_chromium
 
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 

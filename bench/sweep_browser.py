@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.browser import find_chromium
+from crawler.browser.chromium import find_chromium
 from fixtures.server import FixtureServer
 
 BIN = Path(sys.executable).parent

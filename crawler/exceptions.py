@@ -13,7 +13,7 @@ class BrandsweepError(Exception):
 
 
 class BrowserNotFound(BrandsweepError):
-    """Raised by ``crawler.browser`` when no Chromium can be found or installed."""
+    """Raised by ``crawler.browser.chromium`` when no Chromium can be found or installed."""
 
 
 class FixturesUnavailable(BrandsweepError):
@@ -53,13 +53,13 @@ class UnknownListing(BrandsweepError):
 
 
 class UnknownCase(BrandsweepError):
-    """Raised by ``crawler.cases`` when a command names a case number the store lacks."""
+    """Raised by ``crawler.cases.lifecycle`` when a command names a case number the store lacks."""
 
     exit_code = 2
 
 
 class CaseStateError(BrandsweepError):
-    """Raised by ``crawler.cases`` for a change a case's status does not allow (for
+    """Raised by ``crawler.cases.lifecycle`` for a change a case's status does not allow (for
     example confirming a dismissed case); nothing is changed."""
 
 
@@ -96,7 +96,7 @@ class UrlRefused(BrandsweepError):
 
 
 class SweepLocked(BrandsweepError):
-    """Raised by ``scheduling.lock`` when a sweep of the same brand is already running."""
+    """Raised by ``crawler.sweep.lock`` when a sweep of the same brand is already running."""
 
     exit_code = 75  # EX_TEMPFAIL: cron may simply try again next time
 

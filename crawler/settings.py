@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler import __version__
-from crawler.profiles import MarketplaceProfile
+from crawler.profiles.model import MarketplaceProfile
 
 HTTP_HANDLER = "crawler.downloadhandlers.http.DeadlineHTTPDownloadHandler"
 PLAYWRIGHT_HANDLER = "crawler.downloadhandlers.playwright.LazyPlaywrightDownloadHandler"
@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ITEM_PIPELINES": {"crawler.pipelines.images.ImagesPipeline": 200,
                        "crawler.pipelines.store.StorePipeline": 300},
     "LOG_LEVEL": "CRITICAL",  # the sweep summary carries every failure; -v for the log
-    "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser_pages.abort_heavy_request",
+    "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser.pages.abort_heavy_request",
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
     "PLAYWRIGHT_MAX_CONTEXTS": 3,  # current, retiring, and one spare
     "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
@@ -62,7 +62,7 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
                 ruleset: Any = None, deadline: float | None = None) -> dict[str, Any]:
     """The settings of the crawler that sweeps one marketplace. ``timeout`` is the
     download timeout per page attempt, ``deadline`` the marketplace's whole crawl."""
-    from crawler.browser import launch_options
+    from crawler.browser.chromium import launch_options
 
     s = dict(DEFAULTS)
     s.update({

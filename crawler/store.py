@@ -171,7 +171,7 @@ def _images(db: sqlite_utils.Database) -> None:
 
 @migration("0007_seller_networks")
 def _seller_networks(db: sqlite_utils.Database) -> None:
-    # which seller accounts one operator runs, per brand (crawler.networks)
+    # which seller accounts one operator runs, per brand (crawler.cases.networks)
     db.table("seller_networks").create({
         "brand": str, "marketplace": str, "seller": str, "network": str, "size": int,
         "reasons": str, "updated_at": str,
@@ -482,7 +482,7 @@ class Store:
             where = f"({where}) and l.rowid % ? = ?"
             params += [shard[1], shard[0]]
         # only constant SQL is formatted in; every value is bound
-        # `_facts`: what crawler.images.facts and crawler.networks found (JSON), for the
+        # `_facts`: what crawler.images.facts and crawler.cases.networks found (JSON), for the
         # rules' image and seller selections
         sql = ("select l.*, e.version as _version, e.stage as _stage, e.score as _score, "  # noqa: S608
                "e.matches as _matches, f.facts as _facts from listings l left join "

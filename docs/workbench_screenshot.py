@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from crawler.browser import find_chromium, launch_options
+from crawler.browser.chromium import find_chromium, launch_options
 from crawler.web.app import create_app
 
 HERE = Path(__file__).resolve().parent

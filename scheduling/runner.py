@@ -87,7 +87,7 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
 
 
 def _report(db: Path, sweep_id: int, logs: Path, job: str) -> Path:
-    from crawler import evidence
+    from crawler.cases import evidence
     from crawler.files import write_whole
     from crawler.reports import data, render
     from crawler.store import Store

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from crawler import yamlfile
 from crawler.exceptions import ConfigError
-from crawler.ruleset import BRAND_NAME
+from crawler.rules.files import BRAND_NAME
 
 DEFAULT_FILE = Path("schedule.yaml")
 

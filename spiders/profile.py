@@ -26,12 +26,14 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
-from crawler import extract, markers, urls
-from crawler.browser_pages import CONTEXT_KWARGS, GUARD_PAGE, ContextRotation, settle
+from crawler import urls
+from crawler.browser.pages import CONTEXT_KWARGS, GUARD_PAGE, ContextRotation, settle
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
+from crawler.extract import fields as extract
+from crawler.extract import markers
+from crawler.extract.normalize import clean_text, parse_int, read_price
 from crawler.items import Listing
-from crawler.normalize import clean_text, parse_int, read_price
-from crawler.profiles import MarketplaceProfile
+from crawler.profiles.model import MarketplaceProfile
 
 
 @dataclass

@@ -12,9 +12,10 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler import markers, urls
+from crawler import urls
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
-from crawler.profiles import MarketplaceProfile
+from crawler.extract import markers
+from crawler.profiles.model import MarketplaceProfile
 
 
 class VerifySpider(scrapy.Spider):

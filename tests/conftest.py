@@ -9,7 +9,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from crawler.browser import find_chromium, launch_options
+from crawler.browser.chromium import find_chromium, launch_options
 from fixtures.catalogue import Catalogue
 from fixtures.server import FixtureServer
 

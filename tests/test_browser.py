@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.browser import (
+from crawler.browser.chromium import (
     LAUNCH_ARGS,
     SYSTEM_PATHS,
     _headless_shell_beside,

@@ -72,8 +72,7 @@ def test_demo_writes_everything_under_one_ignored_folder() -> None:
     """Rough edge: `make demo` left its reports and evidence untracked in the clone."""
     import subprocess
 
-    from crawler import evidence
-
+    from crawler.cases import evidence
     default = next(p.default for p in cli.commands["demo"].params if p.name == "db")
     db = Path(str(default))
     assert db.parent != Path(".")
@@ -89,7 +88,7 @@ def test_demo_writes_everything_under_one_ignored_folder() -> None:
 
 def test_review_list_shows_the_seller(tmp_path: Path) -> None:
     """Rough edge: `review list` text output had no seller column."""
-    from crawler import cases
+    from crawler.cases import lifecycle as cases
     from crawler.items import Listing
     from crawler.store import Store
 

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from crawler import cases, evidence, profiles
+from crawler.cases import evidence
+from crawler.cases import lifecycle as cases
 from crawler.cli import cli
 from crawler.items import Listing
+from crawler.profiles import model as profiles
 from crawler.store import Store
 from fixtures.catalogue import Catalogue
 from fixtures.server import FixtureServer
@@ -337,8 +339,8 @@ def test_cli_names_blocked_and_refused_cases_and_exits_3(
 
 
 def test_the_sweep_summary_counts_blocked_and_refused_evidence() -> None:
-    from crawler import summary
-    from crawler.sweep import SweepResult
+    from crawler.sweep import summary
+    from crawler.sweep.run import SweepResult
 
     result = SweepResult(sweep_id=4, status="ok", cases={
         "new": 5, "new_by_stage": {"review": 5}, "restaged": 0, "evidence_captured": 2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawler import extract
-from crawler.profiles import FieldSpec
+from crawler.extract import fields as extract
+from crawler.profiles.model import FieldSpec
 
 PAGE = """<html><body>
 <ul><li class="s-item" data-listing-id="1"><a class="s-item__link" href="/itm/1">x</a>

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler import evidence
+from crawler.cases import evidence
 from crawler.files import FILE_MODE, FOLDER_MODE, create_file, make_folders, write_whole
 from crawler.store import Store
 from fixtures.server import FixtureServer

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from parsel import Selector
 
-from crawler import markers
-from crawler.profiles import MarketplaceProfile, load_profile
+from crawler.extract import markers
+from crawler.profiles.model import MarketplaceProfile, load_profile
 
 BAZAAR = Path(__file__).parent.parent / "spiders" / "marketplaces" / "bazaar.yaml"
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.normalize import (
+from crawler.extract.normalize import (
     CURRENCY_MARKS,
     MAX_PRICE,
     clean_text,

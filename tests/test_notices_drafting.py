@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from crawler import cases, profiles, ruleset
+from crawler.cases import lifecycle as cases
 from crawler.exceptions import CaseStateError, NoticeFieldMissing
 from crawler.items import Listing
 from crawler.notices import drafting, mark_submitted, notices
 from crawler.notices.programs import PROGRAMS
+from crawler.profiles import model as profiles
+from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of
 from crawler.store import Store

@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from crawler import cases, files, profiles, ruleset
+from crawler import files
+from crawler.cases import lifecycle as cases
 from crawler.cli import cli
 from crawler.exceptions import TemplateProblem
 from crawler.notices import drafting, escaping, export
 from crawler.notices.programs import PROGRAMS
+from crawler.profiles import model as profiles
+from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of
 from crawler.store import Store

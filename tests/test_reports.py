@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from crawler import evidence
+from crawler.cases import evidence
 from crawler.notices import escaping
 from crawler.reports import data, render
 from crawler.store import Store

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from crawler.ruleset import keywords
+from crawler.rules.files import keywords
 from fixtures.catalogue import Catalogue
 from fixtures.faults import FaultSettings, parse_faults
 from fixtures.server import FixtureServer

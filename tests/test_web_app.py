@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 from test_web_store import BULK_SELLER, HOSTILE, SNAPSHOT, demo_store, open_ids
 
-from crawler import cases
-from crawler import evidence as ev
+from crawler.cases import evidence as ev
+from crawler.cases import lifecycle as cases
 from crawler.store import Store
 from crawler.web.app import create_app
 

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler import cases, evidence, profiles, ruleset
+from crawler.cases import evidence
+from crawler.cases import lifecycle as cases
 from crawler.exceptions import CaseStateError
 from crawler.items import Listing
 from crawler.notices import drafting
+from crawler.profiles import model as profiles
+from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of
 from crawler.store import Store, fts_words

@@ -86,9 +86,9 @@ def _crawl_options(fn: Any) -> Any:
 def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None:
     import json
 
-    from crawler import summary
     from crawler.store import check_path
-    from crawler.sweep import SweepPlan, run
+    from crawler.sweep import summary
+    from crawler.sweep.run import SweepPlan, run
 
     check_path(plan_kwargs["db"])  # before the sweep's lock, which lives next to it
 
@@ -120,7 +120,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
           deadline: float | None, as_json: bool, verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found; then
     stage cases, capture their evidence and draft notices."""
-    from crawler import profiles, ruleset
+    from crawler.profiles import model as profiles
+    from crawler.rules import files as ruleset
     from crawler.rules import loader
 
     words = ruleset.keywords(brand, rules_path)
@@ -147,8 +148,7 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
           deadline: float | None, as_json: bool, verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
-    from crawler import profiles
-
+    from crawler.profiles import model as profiles
     chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
                              list(marketplace_names))
     from crawler.rules.model import searchable
@@ -160,7 +160,7 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
     words = list(dict.fromkeys(" ".join(k.split()) for k in keywords))
     judge = None
     if brand:  # a campaign for a brand is judged by the brand's rule set
-        from crawler import ruleset
+        from crawler.rules import files as ruleset
         from crawler.rules import loader
 
         judge = loader.load(ruleset.brand_file(brand))
@@ -179,8 +179,7 @@ def marketplaces() -> None:
 @_marketplaces_dir_option
 def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
     """Show every marketplace profile brandsweep knows."""
-    from crawler import profiles
-
+    from crawler.profiles import model as profiles
     for p in profiles.load_profiles(list(marketplaces_dir)).values():
         click.echo(f"{p.name:<12} {p.search.render:<8} {p.search.pagination.kind:<16} "
                    f"{p.notice_program:<12} {p.base_url}  ({p.source})")
@@ -198,8 +197,8 @@ def marketplaces_check(name: str, keyword: str, use_browser: bool | None, detail
                        marketplaces_dir: tuple[Path, ...]) -> None:
     """Fetch one search page and show what each selector extracted (a price also as
     brandsweep reads it); with --detail, the first listing's own page too."""
-    from crawler import check, profiles
-
+    from crawler.profiles import check
+    from crawler.profiles import model as profiles
     profile = profiles.select(profiles.load_profiles(list(marketplaces_dir)), [name])[0]
     report = check.run(profile, keyword, use_browser, detail=detail)
     for line in report.lines():
@@ -213,7 +212,7 @@ def marketplaces_check(name: str, keyword: str, use_browser: bool | None, detail
                    "otherwise playwright install chromium).")
 def browser(install: bool) -> None:
     """Show the Chromium binary brandsweep uses for pages that need a browser."""
-    from crawler.browser import ensure_chromium
+    from crawler.browser.chromium import ensure_chromium
 
     click.echo(ensure_chromium(install=install))
 
@@ -226,7 +225,7 @@ def browser(install: bool) -> None:
                    "and reports are written beside it.")
 def demo(seed: int, db: Path) -> None:
     """Start the fixture marketplaces and sweep the demo brands against them."""
-    from crawler.demo import run
+    from crawler.cli.demo import run
 
     sys.exit(run(click.echo, db, seed=seed))
 

@@ -45,8 +45,7 @@ def review_list(brand: str | None, stage: str | None, status: str | None, db: Pa
                 as_json: bool) -> None:
     """One line per case: id, brand, stage, status, marketplace:listing, price, seller,
     title."""
-    from crawler import cases
-
+    from crawler.cases import lifecycle as cases
     rows = cases.cases(_open(db), brand, stage, status)
     if as_json:
         _echo_json(rows)
@@ -66,8 +65,7 @@ def review_list(brand: str | None, stage: str | None, status: str | None, db: Pa
 @json_option
 def review_show(case_id: int, db: Path, as_json: bool) -> None:
     """A case in full: the listing, why it was staged, evidence, notices and its history."""
-    from crawler import cases
-
+    from crawler.cases import lifecycle as cases
     c = cases.case(_open(db), case_id)
     if as_json:
         _echo_json(c)
@@ -104,8 +102,7 @@ def _decide(action: str) -> Any:
     @by_option
     @db_option
     def decide(case_ids: tuple[int, ...], reason: str, by: str, db: Path) -> None:
-        from crawler import cases
-
+        from crawler.cases import lifecycle as cases
         done = cases.transition(_open(db), case_ids, action, by, reason)
         click.echo(f"{len(done)} cases {cases.TRANSITIONS[action][1]}")
     return decide
@@ -125,8 +122,7 @@ review.command("dismiss", help="Dismiss cases (all or none): no notice will be d
 def review_undo(case_ids: tuple[int, ...], by: str, db: Path) -> None:
     """Take back each case's last confirm, dismiss or reopen (all or none), as a new
     audit event; again goes one decision further back."""
-    from crawler import cases
-
+    from crawler.cases import lifecycle as cases
     done = cases.undo(_open(db), case_ids, by)
     click.echo(f"{len(done)} cases undone")
 
@@ -148,8 +144,9 @@ def notices_draft(brand: str, rules_path: Path | None, marketplaces_dir: tuple[P
                   by: str, db: Path) -> None:
     """Draft notices for confirmed cases and cases at stages that draft automatically;
     only what is in no notice yet."""
-    from crawler import profiles, ruleset
     from crawler.notices import drafting
+    from crawler.profiles import model as profiles
+    from crawler.rules import files as ruleset
     from crawler.rules import loader
 
     rs = loader.load(ruleset.brand_file(brand, rules_path))
@@ -244,8 +241,8 @@ def notices_export(notice_id: int | None, every: bool, status: str | None, fmt: 
 
 def _templates(brand: str, rules_path: Path | None) -> str | None:
     """The brand's own notice templates folder, if its rule set names one."""
-    from crawler import ruleset
     from crawler.exceptions import UnknownBrand
+    from crawler.rules import files as ruleset
     from crawler.rules import loader
 
     try:
@@ -285,9 +282,9 @@ def evidence_capture(brand: str | None, limit: int | None,
     """Capture evidence for every case that has none yet (what a sweep does for new
     cases). Exit 3 if some could not be captured: failed, blocked, refused or without a
     marketplace profile."""
-    from crawler import evidence as ev
-    from crawler import profiles
-    from crawler.browser import find_chromium
+    from crawler.browser.chromium import find_chromium
+    from crawler.cases import evidence as ev
+    from crawler.profiles import model as profiles
 
     result = ev.capture(_open(db), profiles.load_profiles(list(marketplaces_dir)),
                         find_chromium(), brand, by, limit=limit)
@@ -305,8 +302,7 @@ def evidence_capture(brand: str | None, limit: int | None,
 @db_option
 def evidence_verify(db: Path) -> None:
     """Re-hash every evidence file; list each missing or changed one. Exit 1 if any."""
-    from crawler import evidence as ev
-
+    from crawler.cases import evidence as ev
     report = ev.verify(_open(db))
     for line in report.problems:
         click.echo(line)
@@ -325,9 +321,8 @@ def verify(brand: str, marketplaces_dir: tuple[Path, ...], by: str, db: Path,
            as_json: bool) -> None:
     """Re-fetch every submitted listing through its marketplace profile: gone ->
     removed, still there -> still_live. Exit 3 if some could not be checked."""
-    from crawler import profiles
-    from crawler import verify as checker
-
+    from crawler.cases import removal as checker
+    from crawler.profiles import model as profiles
     result = checker.run(_open(db), brand, profiles.load_profiles(list(marketplaces_dir)),
                          by)
     if as_json:

@@ -29,7 +29,7 @@ def json_option(fn: Any) -> Any:
 
 
 def by_option(fn: Any) -> Any:
-    from crawler.cases import default_actor
+    from crawler.cases.lifecycle import default_actor
 
     return click.option("--by", default=default_actor, show_default="the OS user",
                         help="Who is doing this, for the audit trail.")(fn)

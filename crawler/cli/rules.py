@@ -16,8 +16,7 @@ from crawler.exceptions import UnknownListing
 
 
 def _files(paths: tuple[Path, ...]) -> list[Path]:
-    from crawler import ruleset
-
+    from crawler.rules import files as ruleset
     if not paths:
         paths = (ruleset.rules_dir(),)
     out: list[Path] = []
@@ -117,7 +116,7 @@ def rules_test(paths: tuple[Path, ...]) -> None:
 
 
 def _load(brand: str, rules_path: Path | None) -> Any:
-    from crawler import ruleset
+    from crawler.rules import files as ruleset
     from crawler.rules import loader
 
     return loader.load(ruleset.brand_file(brand, rules_path))
@@ -254,7 +253,7 @@ def rules_backtest(brand: str, rules_path: Path | None, db: Path, apply_: bool,
     newly staged, unstaged, re-staged, per rule. With --rules the candidate is that file
     and the baseline the brand's current rule set; without it the candidate is the brand's
     rule file (as edited) and the baseline the verdicts the store holds."""
-    from crawler import ruleset
+    from crawler.rules import files as ruleset
     from crawler.rules import loader
 
     candidate = loader.load(ruleset.brand_file(brand, rules_path))
@@ -320,7 +319,7 @@ def rules_apply(brand: str, rules_path: Path | None, db: Path, as_json: bool) ->
     """Re-judge every stored listing with the brand's rule set and store the verdicts;
     cases nobody has acted on follow their listing's new stage (an audit event each), and
     newly staged listings open cases, as after a sweep."""
-    from crawler import cases
+    from crawler.cases import lifecycle as cases
     from crawler.store import Store
 
     rs = _load(brand, rules_path)

@@ -40,7 +40,7 @@ def serve(host: str, port: int, user: str | None, token: str | None,
     """The review workbench: triage cases by keyboard, read evidence, export notices."""
     import uvicorn
 
-    from crawler.cases import default_actor
+    from crawler.cases.lifecycle import default_actor
     from crawler.exceptions import WorkbenchExposed
     from crawler.web.app import create_app
     from crawler.web.security import LOCAL_HOSTS

@@ -7,7 +7,7 @@ each of them most of a second and a process.
 
 It also keeps the page clock of ``crawler.downloadhandlers.http`` (a browser page's
 attempts stay within ``BRANDSWEEP_PAGE_DEADLINE`` too), and gives the pages' own requests
-to ``crawler.browser_pages.PageRequestFilter``: a navigation the URL policy refuses (a
+to ``crawler.browser.pages.PageRequestFilter``: a navigation the URL policy refuses (a
 redirect or script sending the page to another host) is aborted, and the request fails
 with the policy's reason.
 """
@@ -23,7 +23,7 @@ from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from twisted.internet.defer import Deferred, succeed
 
-from crawler.browser_pages import PageRequestFilter
+from crawler.browser.pages import PageRequestFilter
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.downloadhandlers.http import begin_attempt, crawl_ends, end_attempt, page_deadline
 
@@ -41,7 +41,6 @@ class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: i
         base = crawler.settings.get("BRANDSWEEP_BASE_URL")
         if base:
             from crawler import urls
-
             policy = urls.UrlPolicy.from_base(base, crawler.settings.getlist(
                 "BRANDSWEEP_ALLOWED_HOSTS"))
             self.page_filter = PageRequestFilter(policy, getattr(self, "abort_request", None),

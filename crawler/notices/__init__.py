@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler import cases as case_log
+from crawler.cases import lifecycle as case_log
 from crawler.exceptions import CaseStateError, UnknownNotice
 from crawler.store import Store, now
 

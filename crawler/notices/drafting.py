@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler import cases as case_log
+from crawler.cases import lifecycle as case_log
 from crawler.exceptions import NoticeFieldMissing
 from crawler.notices.programs import PROGRAMS, STOREFRONT_PROGRAMS, VERO_REASONS, Program
-from crawler.profiles import MarketplaceProfile
+from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store, now
 
 

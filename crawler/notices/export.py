@@ -16,6 +16,7 @@ import io
 import json
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from crawler.store import Store
 FORMATS = ("text", "eml", "md", "json", "csv", "lumen")
 EXTENSIONS = {"text": "txt", "eml": "eml", "md": "md", "json": "json", "csv": "csv",
               "lumen": "lumen.json"}
-BUILTIN_TEMPLATES = Path(__file__).with_name("templates")
+BUILTIN_TEMPLATES = Path(str(resources.files("crawler.notices") / "templates"))
 
 
 @functools.lru_cache(maxsize=8)  # compiled templates are kept with their environment

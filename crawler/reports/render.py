@@ -20,7 +20,7 @@ from crawler.reports.data import THUMBNAILS
 FORMATS = ("text", "json", "html")
 COLOURS = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030")
 _ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
+    loader=jinja2.PackageLoader("crawler.reports", "templates"),
     autoescape=True,  # listing titles are attacker-written text
     finalize=lambda v: "" if v is None else v,  # never the word "None"
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -19,11 +19,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from crawler import ruleset as files
 from crawler import yamlfile
 from crawler.exceptions import ConfigError
 from crawler.rules import condition as cond
-from crawler.rules import text
+from crawler.rules import files, text
 from crawler.rules.engine import PRODUCT_KEY, CompiledRule, CompiledSelection, RuleSet
 from crawler.rules.matchers import Matchers, compile_regex, fuzzy_budget
 from crawler.rules.model import AUTHORISED, RuleSetFile, Selection, TermList, TermSpec
@@ -64,7 +63,7 @@ def load(path: Path, today: dt.date | None = None) -> RuleSet:
 
 def load_brand(brand: str, folder: Path | None = None, today: dt.date | None = None
                ) -> RuleSet:
-    """The rule set of ``brand`` from the rules folder (see ``crawler.ruleset``)."""
+    """The rule set of ``brand`` from the rules folder (see ``crawler.rules.files``)."""
     return load(files.brand_file(brand, folder), today)
 
 

@@ -135,7 +135,7 @@ class ImageTest(_Strict):
 
 
 class SellerTest(_Strict):
-    """A test on the seller's record (``crawler.networks``): confirmed counterfeit cases
+    """A test on the seller's record (``crawler.cases.networks``): confirmed counterfeit cases
     of its seller network, or listings of this seller taken down (a repeat infringer)."""
 
     network_cases: int | None = Field(default=None, ge=1)

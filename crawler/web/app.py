@@ -1,6 +1,6 @@
 """The workbench's Starlette app: routes, templates and the state every view shares.
 
-Views are thin: they read through ``crawler.store`` and ``crawler.cases``, and change
+Views are thin: they read through ``crawler.store`` and ``crawler.cases.lifecycle``, and change
 things only through the library calls the CLI makes (``cases.transition``,
 ``cases.undo``, ``notices.mark_submitted``), so the audit trail is the same whichever
 one a person used.
@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from crawler.store import Store
 from crawler.web.pricing import RuleSets
 from crawler.web.security import Guard
 
-WEB_DIR = Path(__file__).resolve().parent
+WEB_DIR = Path(str(resources.files("crawler.web")))
 FACETS_TTL = 30.0
 # the reasons an analyst most often dismisses for, on number keys 1-9
 QUICK_REASONS = (

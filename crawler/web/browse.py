@@ -17,7 +17,7 @@ from datasette.plugins import pm
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from crawler import evidence as ev
+from crawler.cases import evidence as ev
 
 PLUGIN_NAME = "brandsweep-evidence"
 hookimpl: Callable[[Callable[..., Any]], Callable[..., Any]] = _hookimpl  # pluggy's, untyped

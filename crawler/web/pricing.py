@@ -35,7 +35,7 @@ class RuleSets:
         self._loaded: dict[str, tuple[float, Any]] = {}
 
     def get(self, brand: str) -> Any:
-        from crawler import ruleset
+        from crawler.rules import files as ruleset
         from crawler.rules import loader
 
         path = ruleset.brand_file(brand, self.rules_path)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from crawler import cases
+from crawler.cases import lifecycle as cases
 from crawler.exceptions import BrandsweepError
 from crawler.web.app import Workbench
 

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from crawler import cases
-from crawler import evidence as ev
+from crawler.cases import evidence as ev
+from crawler.cases import lifecycle as cases
 from crawler.exceptions import UnknownCase
 from crawler.web import highlight, pricing
 from crawler.web.app import Workbench, page

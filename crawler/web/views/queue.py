@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from crawler.cases import STATUSES
+from crawler.cases.lifecycle import STATUSES
 from crawler.web.app import Workbench, page
 
 PAGE_SIZE = 100  # rows per page: the keyboard walks them, `next` pages on

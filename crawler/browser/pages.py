@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler import urls
-from crawler.markers import wait_selectors
-from crawler.profiles import MarketplaceProfile
+from crawler.extract.markers import wait_selectors
+from crawler.profiles.model import MarketplaceProfile
 
 logger = logging.getLogger(__name__)
 HEAVY = frozenset({"image", "font", "media"})
@@ -32,7 +32,7 @@ HEAVY = frozenset({"image", "font", "media"})
 # (one runs outside the page, where no route of ours sees its requests)
 CONTEXT_KWARGS: dict[str, Any] = {"service_workers": "block"}
 # scrapy-playwright's page init callback, by name (request meta stays plain data)
-GUARD_PAGE = "crawler.browser_pages.guard_page"
+GUARD_PAGE = "crawler.browser.pages.guard_page"
 # run before any script of the page: no popups (their requests are not the page's)
 _NO_POPUPS = "window.open = function () { return null; };"
 

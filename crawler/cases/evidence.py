@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from crawler import cases as case_log
-from crawler import markers, urls
+from crawler import urls
+from crawler.cases import lifecycle as case_log
+from crawler.extract import markers
 from crawler.files import write_whole
-from crawler.profiles import MarketplaceProfile
+from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store, now
 
 CONCURRENCY = 4  # pages at once over all marketplaces: the 2-core machine is busy beyond
@@ -303,7 +304,7 @@ async def _run(jobs: list[_Job], profiles: dict[str, MarketplaceProfile], chromi
         wait_exponential_jitter,
     )
 
-    from crawler.browser import launch_options
+    from crawler.browser.chromium import launch_options
 
     backoff = wait_exponential_jitter(multiplier=retries.backoff, max=retries.backoff_max)
 

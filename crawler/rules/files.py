@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crawler import yamlfile
 from crawler.exceptions import ConfigError, UnknownBrand
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "rules"
+# the rule sets that ship with brandsweep: package data of the top-level ``rules`` folder
+BUILTIN_DIR = Path(str(resources.files("rules")))
 
 
 class BrandSection(BaseModel):

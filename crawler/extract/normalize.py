@@ -166,7 +166,7 @@ def read_price(text: str | None, default_currency: str) -> PriceReading:
     if currency is None:
         return _refused(None, default_currency, f"{_shown(text)} is in a currency brandsweep "
                         "does not know (add its mark to CURRENCY_MARKS in "
-                        "crawler/normalize.py)")
+                        "crawler/extract/normalize.py)")
     return PriceReading(low, high if high != low else None, currency)
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from lxml import etree
 from parsel import Selector
 
-from crawler import extract
-from crawler.profiles import XPATH_NAMESPACES, Marker, MarketplaceProfile
+from crawler.extract import fields as extract
+from crawler.profiles.model import XPATH_NAMESPACES, Marker, MarketplaceProfile
 
 
 @lru_cache(maxsize=256)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.sweep import SweepResult
+from crawler.sweep.run import SweepResult
 
 _LABEL = {"ok": "ok", "blocked": "BLOCKED", "extraction_failed": "EXTRACTION FAILED",
           "failed": "FAILED"}

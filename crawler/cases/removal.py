@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler import cases as case_log
-from crawler.profiles import MarketplaceProfile
+from crawler.cases import lifecycle as case_log
+from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
+
+VERIFY_SPIDER = "spiders.verify.VerifySpider"
 
 
 @dataclass
@@ -28,11 +30,10 @@ class VerifyResult:
 def run(store: Store, brand: str, profiles: dict[str, MarketplaceProfile], by: str,
         log_level: str | None = None) -> VerifyResult:
     """Check every ``submitted`` or ``still_live`` case of ``brand``; blocks until done."""
-    from scrapy.crawler import Crawler, CrawlerProcess
-    from scrapy.utils.reactor import install_reactor, is_reactor_installed
+    from scrapy.crawler import Crawler
 
+    from crawler import process as scrapy_process
     from crawler import settings as bs
-    from spiders.verify import VerifySpider
 
     result = VerifyResult()
     targets: dict[str, list[tuple[int, str]]] = {}
@@ -46,18 +47,14 @@ def run(store: Store, brand: str, profiles: dict[str, MarketplaceProfile], by: s
         targets.setdefault(row["marketplace"], []).append((row["id"], row["url"]))
     if not targets:
         return result
-    if not is_reactor_installed():
-        install_reactor(bs.DEFAULTS["TWISTED_REACTOR"])
-    process = CrawlerProcess(settings={"TWISTED_REACTOR": bs.DEFAULTS["TWISTED_REACTOR"],
-                                       "LOG_LEVEL": log_level or "CRITICAL",
-                                       "TELNETCONSOLE_ENABLED": False,
-                                       "REMOTE_CONTROL_ENABLED": False})
+    process = scrapy_process.crawler_process(log_level)
+    verify_spider = scrapy_process.spider(VERIFY_SPIDER)
     crawlers: list[Any] = []
     for market, items in targets.items():
         settings = bs.for_profile(profiles[market], db=None, sweep_id=None, campaign=None,
                                   log_level=log_level)
         settings.pop("DOWNLOAD_HANDLERS", None)  # a listing page's status is enough
-        crawler = Crawler(VerifySpider, settings)
+        crawler = Crawler(verify_spider, settings)
         process.crawl(crawler, profile=profiles[market], targets=items)
         crawlers.append((items, crawler))
     process.start()

@@ -15,10 +15,12 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 from lxml import etree
 from parsel import Selector
 
-from crawler import extract, markers, urls
+from crawler import urls
 from crawler.exceptions import UrlRefused
-from crawler.normalize import parse_price
-from crawler.profiles import MarketplaceProfile
+from crawler.extract import fields as extract
+from crawler.extract import markers
+from crawler.extract.normalize import parse_price
+from crawler.profiles.model import MarketplaceProfile
 from crawler.settings import DEFAULTS
 
 SHOW_CARDS = 3
@@ -135,8 +137,8 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
                    policy: urls.UrlPolicy) -> tuple[int, str]:
     from playwright.async_api import async_playwright
 
-    from crawler.browser import launch_options
-    from crawler.browser_pages import CONTEXT_KWARGS, abort_heavy_request, guard_page, settle
+    from crawler.browser.chromium import launch_options
+    from crawler.browser.pages import CONTEXT_KWARGS, abort_heavy_request, guard_page, settle
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(**launch_options())  # type: ignore[arg-type]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.profiles import MarketplaceProfile
+from crawler.exceptions import ConfigError
+from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
 
 
@@ -49,7 +50,7 @@ class SweepResult:
     cases: dict[str, Any] | None = None  # new cases, evidence and drafts
     resumed: int | None = None  # the interrupted sweep this one finished
     problem: str | None = None  # a follow-up step a person must fix (exit 2)
-    networks: dict[str, int] | None = None  # photo facts and seller networks (crawler.networks)
+    networks: dict[str, int] | None = None  # photo facts, seller networks (cases.networks)
 
     @property
     def exit_code(self) -> int:
@@ -84,25 +85,50 @@ def run(plan: SweepPlan) -> SweepResult:
     A brand is swept by one process at a time (``SweepLocked``, exit 75)."""
     from contextlib import nullcontext
 
-    from scheduling.lock import brand_lock
+    from crawler.sweep.lock import brand_lock
 
     with brand_lock(plan.db, plan.brand) if plan.brand else nullcontext():
         return _run(plan)
+
+
+# the spider a profile without ``spider:`` runs; named, not imported: spiders sit above
+# the library (the import contract in pyproject.toml)
+DEFAULT_SPIDER = "spiders.profile.ProfileSpider"
+
+
+def spider_class(profile: MarketplaceProfile) -> type[Any]:
+    """The Scrapy spider class a profile names (``spider: package.module.Class``), or the
+    profile spider; a name that does not load is the profile's configuration error."""
+    from scrapy import Spider
+
+    from crawler import process
+
+    name = profile.spider or DEFAULT_SPIDER
+    try:
+        cls = process.spider(name)
+    except (ImportError, NameError, ValueError, AttributeError) as exc:
+        raise ConfigError([f"{profile.source or profile.name}: spider: cannot load {name!r}"
+                           f" ({exc}); give the dotted path of a Scrapy spider class"
+                           " importable here"]) from None
+    if not (isinstance(cls, type) and issubclass(cls, Spider)):
+        raise ConfigError([f"{profile.source or profile.name}: spider: {name!r} is not a"
+                           " Scrapy spider class; give the dotted path of a scrapy.Spider"
+                           " subclass"])
+    return cls
 
 
 def _run(plan: SweepPlan) -> SweepResult:
     import time
 
     from scrapy import signals
-    from scrapy.crawler import Crawler, CrawlerProcess
-    from scrapy.utils.reactor import install_reactor, is_reactor_installed
+    from scrapy.crawler import Crawler
 
+    from crawler import process as scrapy_process
     from crawler import settings as bs
-    from crawler.browser import find_chromium
-    from spiders.profile import ProfileSpider
+    from crawler.browser.chromium import find_chromium
 
-    if not is_reactor_installed():  # one reactor for all crawlers of this sweep
-        install_reactor(bs.DEFAULTS["TWISTED_REACTOR"])
+    # a profile naming a spider that does not load stops the sweep before anything is written
+    spiders = {p.name: spider_class(p) for p in plan.profiles}
     started = time.monotonic()
     store = Store(plan.db)
     store.migrate()
@@ -119,14 +145,10 @@ def _run(plan: SweepPlan) -> SweepResult:
     todo = [p for p in plan.profiles if p.name not in done]
     chromium = find_chromium() if any(p.search.render != "http" for p in todo) \
         else None
-    process = CrawlerProcess(settings={"TWISTED_REACTOR": bs.DEFAULTS["TWISTED_REACTOR"],
-                                       "LOG_LEVEL": plan.log_level or "CRITICAL",
-                                       "TELNETCONSOLE_ENABLED": False,
-                                       "REMOTE_CONTROL_ENABLED": False,
-                                       "LOG_INSTALL_ROOT_HANDLER": True})
+    process = scrapy_process.crawler_process(plan.log_level)
     crawlers: list[tuple[MarketplaceProfile, Crawler]] = []
     for profile in todo:
-        crawler = Crawler(ProfileSpider, bs.for_profile(
+        crawler = Crawler(spiders[profile.name], bs.for_profile(
             profile, db=str(plan.db), sweep_id=sweep_id, campaign=plan.campaign,
             timeout=plan.timeout, log_level=plan.log_level, chromium=chromium,
             ruleset=plan.ruleset, deadline=plan.deadline))
@@ -137,7 +159,7 @@ def _run(plan: SweepPlan) -> SweepResult:
         process.crawl(crawler, profile=profile, keywords=plan.keywords,
                       max_pages=plan.max_pages)
         crawlers.append((profile, crawler))
-    from crawler.progress import Progress
+    from crawler.sweep.progress import Progress
 
     progress = Progress([(p.name, c) for p, c in crawlers])
     progress.start()
@@ -165,8 +187,7 @@ def _run(plan: SweepPlan) -> SweepResult:
     if plan.ruleset is not None:
         from dataclasses import asdict
 
-        from crawler import networks
-
+        from crawler.cases import networks
         # photos and seller networks judged once the crawl has stored every listing
         result.networks = asdict(networks.refresh(store, plan.ruleset, sweep_id))
         result.staged = store.stage_counts(plan.ruleset.brand_key, sweep_id)
@@ -192,8 +213,9 @@ def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult
                chromium: str | None) -> None:
     """Stage (open cases), capture evidence for new cases, link relistings, and draft
     what the rule set drafts automatically. Each step finishes what a killed run left."""
-    from crawler import cases, evidence
-    from crawler.browser import find_chromium
+    from crawler.browser.chromium import find_chromium
+    from crawler.cases import evidence
+    from crawler.cases import lifecycle as cases
     from crawler.exceptions import BrandsweepError
     from crawler.notices import drafting
 

@@ -12,7 +12,7 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import css2xpath
 
-from crawler.profiles import XPATH_NAMESPACES, FieldSpec
+from crawler.profiles.model import XPATH_NAMESPACES, FieldSpec
 
 Value = str | list[str] | None
 

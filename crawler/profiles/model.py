@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,7 +32,8 @@ from pydantic import (
 from crawler import urls, yamlfile
 from crawler.exceptions import ConfigError, UnknownMarketplace
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "spiders" / "marketplaces"
+# the profiles that ship with brandsweep: package data of ``spiders`` (read, never imported)
+BUILTIN_DIR = Path(str(resources.files("spiders") / "marketplaces"))
 
 # what a listing can carry; profiles may extract any of these
 LISTING_FIELDS = (
@@ -250,7 +252,7 @@ class Detail(_Strict):
 class Blocked(_Strict):
     """What a CAPTCHA, bot wall or login wall looks like on this marketplace: any CSS
     selector (``selectors``), XPath (``xpath``) or text (``text``, case-insensitive)
-    that is found means blocked. See ``crawler.markers``."""
+    that is found means blocked. See ``crawler.extract.markers``."""
 
     selectors: list[Css] = Field(default_factory=list)
     xpath: list[XPath] = Field(default_factory=list)

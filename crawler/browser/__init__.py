@@ -1,0 +1,1 @@
+"""Chromium: finding or installing it, and the pages a browser sweep drives."""

@@ -1,0 +1,1 @@
+"""Cases: their lifecycle, the evidence captured for them, removal checks, seller networks."""

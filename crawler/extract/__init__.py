@@ -1,0 +1,1 @@
+"""Extraction: fields from cards and pages, normalised values, page markers."""

@@ -1,0 +1,33 @@
+"""The one Scrapy ``CrawlerProcess`` a command runs its crawlers in (sweeps, verify).
+
+One reactor per process, installed before the first crawler; the telnet console and
+Scrapy's remote control (code execution over HTTP) stay off in every one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.misc import load_object
+from scrapy.utils.reactor import install_reactor, is_reactor_installed
+
+from crawler import settings as bs
+
+
+def crawler_process(log_level: str | None) -> CrawlerProcess:
+    """A process for this command's crawlers, its reactor installed."""
+    if not is_reactor_installed():
+        install_reactor(bs.DEFAULTS["TWISTED_REACTOR"])
+    return CrawlerProcess(settings={"TWISTED_REACTOR": bs.DEFAULTS["TWISTED_REACTOR"],
+                                    "LOG_LEVEL": log_level or "CRITICAL",
+                                    "TELNETCONSOLE_ENABLED": False,
+                                    "REMOTE_CONTROL_ENABLED": False,
+                                    "LOG_INSTALL_ROOT_HANDLER": True})
+
+
+def spider(dotted: str) -> type[Any]:
+    """A spider class by dotted path: spiders sit above the library, named, not imported
+    (the import contract in pyproject.toml)."""
+    cls: type[Any] = load_object(dotted)
+    return cls

@@ -1,0 +1,1 @@
+"""Marketplace profiles: the model and loading, and ``marketplaces check``."""

@@ -1,0 +1,1 @@
+"""Sweeps: the local run, its lock, progress and summary."""
