@@ -17,8 +17,6 @@ from typing import Any
 from crawler.exceptions import CaseStateError, UnknownCase
 from crawler.store import Store, now
 
-STATUSES = ("open", "confirmed", "dismissed", "noticed", "submitted", "removed",
-            "still_live", "relisted")
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "confirm": (frozenset({"open"}), "confirmed"),

@@ -31,10 +31,10 @@ from crawler.images.facts import Key, image_facts, stored_hashes
 from crawler.images.matching import DEFAULT_MAX_DISTANCE, HashIndex
 from crawler.rules import text
 from crawler.store import Store, now
+from crawler.vocab import AGREED_STATUSES
 
 Seller = tuple[str, str]  # (marketplace, seller name)
 MAX_PHOTO_SELLERS = 8
-CASE_STATUSES = ("confirmed", "removed", "relisted")  # a person or the marketplace agreed
 TAKEN_DOWN = ("removed", "relisted")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
@@ -212,7 +212,7 @@ def network_facts(store: Store, ruleset: Any, networks: Networks,
         stage, status = stages.get((m, lid)), status_of.get((m, lid))
         net = networks.of.get((m, seller))
         if net is not None and status != "dismissed" and (
-                stage is not None or status in CASE_STATUSES):
+                stage is not None or status in AGREED_STATUSES):
             per_network[net].add((m, lid))
         if status in TAKEN_DOWN:
             takedowns[m, seller] += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from crawler import vocab
 from crawler.cli.options import by_option, db_option, json_option, marketplaces_dir_option
 from crawler.cli.options import open_store as _open
 from crawler.cli.options import rules_option as _rules_option
@@ -36,9 +37,8 @@ def review() -> None:
 @review.command("list")
 @click.option("--brand", help="Only this brand's cases.")
 @click.option("--stage", help="Only cases at this stage (e.g. review, takedown).")
-@click.option("--status", type=click.Choice(
-    ["open", "confirmed", "dismissed", "noticed", "submitted", "removed", "still_live",
-     "relisted"]), help="Only cases with this status.")
+@click.option("--status", type=click.Choice(vocab.CASE_STATUSES),
+              help="Only cases with this status.")
 @db_option
 @json_option
 def review_list(brand: str | None, stage: str | None, status: str | None, db: Path,
@@ -164,7 +164,7 @@ def notices_draft(brand: str, rules_path: Path | None, marketplaces_dir: tuple[P
 
 @notices.command("list")
 @click.option("--brand", help="Only this brand's notices.")
-@click.option("--status", type=click.Choice(["draft", "submitted"]), help="Only these.")
+@click.option("--status", type=click.Choice(vocab.NOTICE_STATUSES), help="Only these.")
 @click.option("--program", help="Only this program (e.g. ebay_vero).")
 @db_option
 @json_option
@@ -186,7 +186,7 @@ def notices_list(brand: str | None, status: str | None, program: str | None, db:
 
 @notices.command("show")
 @click.argument("notice_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]),
+@click.option("--format", "fmt", type=click.Choice(vocab.NOTICE_SHOW_FORMATS),
               default="text", show_default=True, help="How to show it.")
 @_rules_option
 @db_option
@@ -203,10 +203,10 @@ def notices_show(notice_id: int, fmt: str, rules_path: Path | None, db: Path) ->
 @notices.command("export")
 @click.argument("notice_id", type=int, required=False)
 @click.option("--all", "every", is_flag=True, help="Every notice (with --status: those).")
-@click.option("--status", type=click.Choice(["draft", "submitted"]),
+@click.option("--status", type=click.Choice(vocab.NOTICE_STATUSES),
               help="With --all: only notices with this status.")
 @click.option("--format", "fmt", type=click.Choice(
-    ["text", "eml", "md", "json", "csv", "lumen"]), default="text", show_default=True,
+    vocab.NOTICE_FORMATS), default="text", show_default=True,
     help="text, eml (email with an HTML part), md, json, csv (bulk sheet) or lumen.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write one file per notice into this folder (default: stdout).")

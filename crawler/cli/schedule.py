@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from crawler import vocab
 from crawler.cli.options import db_option
 from crawler.cli.options import open_store as _open
 
@@ -94,7 +95,7 @@ def schedule_run(job: str, schedule_file: Path) -> None:
 @click.command()
 @click.option("--sweep", "sweep_id", type=int, help="Report this sweep.")
 @click.option("--last", is_flag=True, help="Report the latest finished sweep (default).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]),
+@click.option("--format", "fmt", type=click.Choice(vocab.REPORT_FORMATS),
               default="text", show_default=True, help="text, json or html.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (default: stdout).")

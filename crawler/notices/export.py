@@ -28,8 +28,9 @@ from crawler.notices import escaping
 from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, Verbatim, shown
 from crawler.notices.programs import PROGRAMS, VERO_REASONS
 from crawler.store import Store
+from crawler.vocab import NOTICE_FORMATS
 
-FORMATS = ("text", "eml", "md", "json", "csv", "lumen")
+FORMATS = NOTICE_FORMATS  # every format a notice exports to
 EXTENSIONS = {"text": "txt", "eml": "eml", "md": "md", "json": "json", "csv": "csv",
               "lumen": "lumen.json"}
 BUILTIN_TEMPLATES = Path(str(resources.files("crawler.notices") / "templates"))

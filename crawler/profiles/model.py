@@ -31,18 +31,11 @@ from pydantic import (
 
 from crawler import urls, yamlfile
 from crawler.exceptions import ConfigError, UnknownMarketplace
+from crawler.vocab import LISTING_FIELDS, REQUIRED_FIELDS, NoticeProgram
 
 # the profiles that ship with brandsweep: package data of ``spiders`` (read, never imported)
 BUILTIN_DIR = Path(str(resources.files("spiders") / "marketplaces"))
 
-# what a listing can carry; profiles may extract any of these
-LISTING_FIELDS = (
-    "listing_id", "url", "title", "description", "price", "currency", "seller", "seller_id",
-    "seller_url", "seller_location", "ships_from", "image_urls", "units_sold", "moq",
-    "condition",
-)
-REQUIRED_FIELDS = ("listing_id", "url", "title")
-NOTICE_PROGRAMS = ("dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email")
 
 _RE2_QUIET = re2.Options()
 _RE2_QUIET.log_errors = False  # reported as a load error, not logged to stderr by RE2
@@ -296,7 +289,7 @@ class MarketplaceProfile(_Strict):
     # other hosts its pages may link to and brandsweep may fetch (crawler.urls)
     allowed_hosts: list[str] = Field(default_factory=list)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    notice_program: Literal["dmca", "ebay_vero", "amazon", "alibaba_ipp", "eu_dsa", "email"]
+    notice_program: NoticeProgram
     notice_contact: str | None = None  # where the program takes notices (address or form)
     search: Search
     listing: ListingSpec

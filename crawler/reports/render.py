@@ -17,7 +17,6 @@ import jinja2
 from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, json_text, money, shown
 from crawler.reports.data import THUMBNAILS
 
-FORMATS = ("text", "json", "html")
 COLOURS = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030")
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("crawler.reports", "templates"),

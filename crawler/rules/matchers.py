@@ -154,7 +154,6 @@ class Matchers:
         self._sets: dict[str, tuple[Any, list[int]]] = {}  # mode -> (RE2 set, term masks)
         self._fuzzy: list[tuple[str, str, str, int, frozenset[str]]] = []
         self._fuzzy_cache: dict[str, tuple[Payload, int]] = {}
-        self._fuzzy_hit_words: set[str] = set()  # the cached words that hit
         # per regex mode: (key, pattern, compiled), then the mode's RE2 set and key bits
         self._regexes: dict[str, list[tuple[str, str, Any]]] = defaultdict(list)
         self._regex_sets: dict[str, tuple[Any, list[int]]] = {}
@@ -323,10 +322,7 @@ class Matchers:
         found = (payload, self.mask(k for k, _ in payload))
         if len(self._fuzzy_cache) > 200_000:  # a long backtest must not grow without bound
             self._fuzzy_cache.clear()
-            self._fuzzy_hit_words.clear()
         self._fuzzy_cache[word] = found
-        if found[1]:
-            self._fuzzy_hit_words.add(word)
         return found
 
     def _fuzzy_lookup(self, word: str) -> list[tuple[str, str]]:

@@ -14,10 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TEXT_FIELDS = ("title", "description", "seller", "seller_location", "ships_from",
-               "condition", "url", "marketplace")
-NUMBER_FIELDS = ("price", "price_high", "units_sold", "moq")
-LISTING_FIELDS = (*TEXT_FIELDS, *NUMBER_FIELDS, "currency", "listing_id")
+from crawler.vocab import RULE_FIELDS
+
 AUTHORISED = "authorised_sellers"  # the built-in list: the brand's authorised sellers
 
 
@@ -192,10 +190,10 @@ class Selection(_Strict):
                 self.regex is not None and self.match in ("regex", "raw")):
             raise ValueError("'match' goes with inline 'terms' (or 'match: raw' with a "
                              "'regex'); a list has its own mode")
-        if self.field is not None and self.field not in LISTING_FIELDS:
+        if self.field is not None and self.field not in RULE_FIELDS:
             from crawler.yamlfile import hint
             raise ValueError(f"unknown listing field {self.field!r}"
-                             f"{hint(self.field, LISTING_FIELDS)}")
+                             f"{hint(self.field, RULE_FIELDS)}")
         return self
 
     @field_validator("price_below_msrp")

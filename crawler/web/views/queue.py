@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from crawler.cases.lifecycle import STATUSES
+from crawler.vocab import CASE_STATUSES
 from crawler.web.app import Workbench, page
 
 PAGE_SIZE = 100  # rows per page: the keyboard walks them, `next` pages on
@@ -60,7 +60,7 @@ def _data(request: Request) -> dict[str, Any]:
 async def queue_page(request: Request) -> Response:
     bench: Workbench = request.app.state.bench
     return page(request, "queue.html", facets=bench.facets(),
-                statuses=STATUSES, **_data(request))
+                statuses=CASE_STATUSES, **_data(request))
 
 
 async def queue_rows(request: Request) -> Response:
