@@ -12,6 +12,13 @@ class BrandsweepError(Exception):
     exit_code = 1
 
 
+class UserError(BrandsweepError):
+    """Root of the errors in what a person gave brandsweep (a file, a name, an address, an
+    option) that they must fix before trying again: exit 2, like a usage error."""
+
+    exit_code = 2
+
+
 class BrowserNotFound(BrandsweepError):
     """Raised by ``crawler.browser.chromium`` when no Chromium can be found or installed."""
 
@@ -20,13 +27,11 @@ class FixturesUnavailable(BrandsweepError):
     """Raised by the demo when the fixture marketplaces do not start or answer."""
 
 
-class ConfigError(BrandsweepError):
+class ConfigError(UserError):
     """Raised by the YAML loaders (profiles, rule sets) for a file a user must fix.
 
     ``problems`` holds every ``path:line:col: message`` found, so all are reported at once.
     """
-
-    exit_code = 2
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -34,28 +39,20 @@ class ConfigError(BrandsweepError):
                          f"{len(problems)} problems: " + "; ".join(problems))
 
 
-class UnknownMarketplace(BrandsweepError):
+class UnknownMarketplace(UserError):
     """Raised when a command names a marketplace that has no profile."""
 
-    exit_code = 2
 
-
-class UnknownBrand(BrandsweepError):
+class UnknownBrand(UserError):
     """Raised when a command names a brand that has no rule set file."""
 
-    exit_code = 2
 
-
-class UnknownListing(BrandsweepError):
+class UnknownListing(UserError):
     """Raised when a command names a listing (MARKETPLACE:ID) that the store does not hold."""
 
-    exit_code = 2
 
-
-class UnknownCase(BrandsweepError):
+class UnknownCase(UserError):
     """Raised by ``crawler.cases.lifecycle`` when a command names a case number the store lacks."""
-
-    exit_code = 2
 
 
 class CaseStateError(BrandsweepError):
@@ -63,36 +60,26 @@ class CaseStateError(BrandsweepError):
     example confirming a dismissed case); nothing is changed."""
 
 
-class UnknownNotice(BrandsweepError):
+class UnknownNotice(UserError):
     """Raised by ``crawler.notices`` when a command names a notice the store lacks."""
 
-    exit_code = 2
 
-
-class NoticeFieldMissing(BrandsweepError):
+class NoticeFieldMissing(UserError):
     """Raised while drafting when the brand's identity lacks a field a program requires;
     the message names the field and the rule set file to add it to."""
 
-    exit_code = 2
 
-
-class TemplateProblem(BrandsweepError):
+class TemplateProblem(UserError):
     """Raised when a notice template (ours or a rule set's own) cannot be rendered."""
 
-    exit_code = 2
 
-
-class NoStore(BrandsweepError):
+class NoStore(UserError):
     """Raised when a command that reads the store is pointed at a file that is not there."""
 
-    exit_code = 2
 
-
-class UrlRefused(BrandsweepError):
+class UrlRefused(UserError):
     """Raised by ``crawler.urls`` users when a URL is not one the marketplace's profile
     allows brandsweep to fetch (another host, another scheme, a private address)."""
-
-    exit_code = 2
 
 
 class SweepLocked(BrandsweepError):
@@ -108,26 +95,19 @@ class CrontabError(BrandsweepError):
     is written then."""
 
 
-class StoreUnusable(BrandsweepError):
+class StoreUnusable(UserError):
     """Raised by ``crawler.store.Store`` when its ``--db`` cannot be used: not a SQLite
     file, a folder, in a folder that cannot be written, locked or read-only."""
 
-    exit_code = 2
 
-
-class WorkbenchExposed(BrandsweepError):
+class WorkbenchExposed(UserError):
     """Raised by ``brandsweep serve`` when asked to listen beyond loopback without an
     access token: the workbench would let anyone on the network decide cases."""
 
-    exit_code = 2
 
-
-
-class RedisUnavailable(BrandsweepError):
+class RedisUnavailable(UserError):
     """Raised by ``crawler.distributed`` when the Redis that distributed sweeps share does
     not answer (not running, wrong address, refused, timed out) or its URL is malformed."""
-
-    exit_code = 2
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url

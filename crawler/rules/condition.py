@@ -91,18 +91,19 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        parts = [self.and_()]
-        while self.peek() == "or":
-            self.take()
-            parts.append(self.and_())
-        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+        return self._chain("or", self.and_, AnyOf)
 
     def and_(self) -> Node:
-        parts = [self.not_()]
-        while self.peek() == "and":
+        return self._chain("and", self.not_, AllOf)
+
+    def _chain(self, word: str, operand: Callable[[], Node],
+               node: Callable[[tuple[Node, ...]], Node]) -> Node:
+        """``operand (word operand)*``: one operand as it is, more joined by ``node``."""
+        parts = [operand()]
+        while self.peek() == word:
             self.take()
-            parts.append(self.not_())
-        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else node(tuple(parts))
 
     def not_(self) -> Node:
         if self.peek() == "not":

@@ -49,18 +49,26 @@
     });
   }
 
+  // post a decision (undo: the last one) and keep the undo stack; data.ids: what it named
+  function record(action, ids, reason) {
+    var stack = loadStack();
+    if (action === "undo") {
+      if (!stack.length) { throw new Error("nothing to undo"); }
+      ids = stack[stack.length - 1].ids;
+    }
+    return post(action, ids, reason).then(function (data) {
+      if (action === "undo") { stack.pop(); } else { stack.push({ action: action, ids: data.done }); }
+      saveStack(stack);
+      data.ids = ids;
+      return data;
+    });
+  }
+
   // one decision at a time, in order; `after` runs once the store has it
   function enqueue(action, ids, reason, after) {
     ids.forEach(function (id) { pending.add(id); });
     chain = chain.then(function () {
-      var stack = loadStack();
-      if (action === "undo") {
-        if (!stack.length) { throw new Error("nothing to undo"); }
-        ids = stack[stack.length - 1].ids;
-      }
-      return post(action, ids, reason).then(function (data) {
-        if (action === "undo") { stack.pop(); } else { stack.push({ action: action, ids: data.done }); }
-        saveStack(stack);
+      return record(action, ids, reason).then(function (data) {
         data.done.forEach(function (id) {
           if (action === "undo") { decided.delete(id); } else { decided.add(id); }
         });
@@ -206,15 +214,8 @@
     var id = Number(main.getAttribute("data-case-id"));
     var ids = action === "undo" ? [] : [id];
     chain = chain.then(function () {
-      var stack = loadStack();
-      if (action === "undo") {
-        if (!stack.length) { throw new Error("nothing to undo"); }
-        ids = stack[stack.length - 1].ids;
-      }
-      return post(action, ids, reason).then(function (data) {
-        if (action === "undo") { stack.pop(); } else { stack.push({ action: action, ids: data.done }); }
-        saveStack(stack);
-        var next = action === "undo" ? ids[0] : neighbour(1);
+      return record(action, ids, reason).then(function (data) {
+        var next = action === "undo" ? data.ids[0] : neighbour(1);
         if (next && next !== id) { window.location.assign("/cases/" + next); } else { window.location.reload(); }
       });
     }).catch(function (err) { flash(err.message, true); });
