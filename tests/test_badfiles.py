@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.exceptions import ConfigError
-from crawler.profiles.model import load_profile, load_profiles
+from crawler.profiles.loading import load_profile, load_profiles
 from crawler.rules import loader
 from crawler.yamlfile import MAX_BYTES
 from scheduling import schedule

@@ -22,7 +22,8 @@ from crawler.cases import evidence
 from crawler.cases import lifecycle as cases
 from crawler.cli import cli
 from crawler.items import Listing
-from crawler.profiles import model as profiles
+from crawler.profiles import loading as profiles
+from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
 from fixtures.catalogue import Catalogue
 from fixtures.server import FixtureServer
@@ -107,8 +108,8 @@ def serve() -> Iterator[Callable[[], Served]]:
 
 
 def profile(name: str, base_url: str, concurrency: int = 4, delay: float = 0.0,
-            **extra: Any) -> profiles.MarketplaceProfile:
-    return profiles.MarketplaceProfile.model_validate({
+            **extra: Any) -> MarketplaceProfile:
+    return MarketplaceProfile.model_validate({
         "name": name, "title": name, "base_url": base_url, "currency": "USD",
         "notice_program": "dmca",
         "search": {"url": "{base_url}/s?q={keyword}",

@@ -7,7 +7,8 @@ from pathlib import Path
 from parsel import Selector
 
 from crawler.extract import markers
-from crawler.profiles.model import MarketplaceProfile, load_profile
+from crawler.profiles.loading import load_profile
+from crawler.profiles.model import MarketplaceProfile
 
 BAZAAR = Path(__file__).parent.parent / "spiders" / "marketplaces" / "bazaar.yaml"
 

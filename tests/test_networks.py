@@ -132,7 +132,7 @@ def test_storefront_notices_for_networks_over_the_threshold_once(
         world: tuple[str, Store, Catalogue, networks.Refreshed]) -> None:
     from crawler.cases import lifecycle as cases
     from crawler.notices import drafting
-    from crawler.profiles.model import load_profiles
+    from crawler.profiles.loading import load_profiles
 
     brand, store, _catalogue, _done = world
     rs = loader.load(RULES / f"{brand}.yaml")
@@ -158,7 +158,7 @@ def test_storefront_notices_need_the_programs_fields(
 
     from crawler.exceptions import NoticeFieldMissing
     from crawler.notices import drafting
-    from crawler.profiles.model import load_profiles
+    from crawler.profiles.loading import load_profiles
 
     brand, store, _catalogue, _done = world
     shutil.copytree(RULES, tmp_path, dirs_exist_ok=True)

@@ -15,7 +15,8 @@ from crawler.exceptions import CaseStateError, NoticeFieldMissing
 from crawler.items import Listing
 from crawler.notices import drafting, mark_submitted, notices
 from crawler.notices.programs import PROGRAMS
-from crawler.profiles import model as profiles
+from crawler.profiles import loading as profiles
+from crawler.profiles.model import MarketplaceProfile
 from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of
@@ -69,7 +70,7 @@ def acme() -> Any:
 
 
 @pytest.fixture(scope="module")
-def markets() -> dict[str, profiles.MarketplaceProfile]:
+def markets() -> dict[str, MarketplaceProfile]:
     return profiles.load_profiles()
 
 

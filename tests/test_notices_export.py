@@ -23,7 +23,7 @@ from crawler.cli import cli
 from crawler.exceptions import TemplateProblem
 from crawler.notices import drafting, escaping, export
 from crawler.notices.programs import PROGRAMS
-from crawler.profiles import model as profiles
+from crawler.profiles import loading as profiles
 from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crawler.exceptions import ConfigError, UnknownMarketplace
-from crawler.profiles.model import load_profile, load_profiles, select
+from crawler.profiles.loading import load_profile, load_profiles, select
 
 BAZAAR = (Path(__file__).parent.parent / "spiders" / "marketplaces" / "bazaar.yaml").read_text()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.profiles.model import load_profiles
+from crawler.profiles.loading import load_profiles
 from crawler.settings import DEFAULTS, PLAYWRIGHT_HANDLER, for_profile
 
 

@@ -501,7 +501,7 @@ def test_a_keyword_without_letters_is_refused(folder: Path, tmp_path: Path,
 def test_verify_reads_an_empty_page_as_unknown_not_still_live() -> None:
     from scrapy.http import HtmlResponse
 
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     from spiders.verify import read
 
     bazaar = profiles.load_profiles()["bazaar"]

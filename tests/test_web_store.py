@@ -15,7 +15,7 @@ from crawler.cases import lifecycle as cases
 from crawler.exceptions import CaseStateError
 from crawler.items import Listing
 from crawler.notices import drafting
-from crawler.profiles import model as profiles
+from crawler.profiles import loading as profiles
 from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of

@@ -120,7 +120,7 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
           deadline: float | None, as_json: bool, verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found; then
     stage cases, capture their evidence and draft notices."""
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     from crawler.rules import files as ruleset
     from crawler.rules import loader
 
@@ -148,7 +148,7 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
           deadline: float | None, as_json: bool, verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
                              list(marketplace_names))
     from crawler.rules.model import searchable
@@ -179,7 +179,7 @@ def marketplaces() -> None:
 @_marketplaces_dir_option
 def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
     """Show every marketplace profile brandsweep knows."""
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     for p in profiles.load_profiles(list(marketplaces_dir)).values():
         click.echo(f"{p.name:<12} {p.search.render:<8} {p.search.pagination.kind:<16} "
                    f"{p.notice_program:<12} {p.base_url}  ({p.source})")
@@ -198,7 +198,7 @@ def marketplaces_check(name: str, keyword: str, use_browser: bool | None, detail
     """Fetch one search page and show what each selector extracted (a price also as
     brandsweep reads it); with --detail, the first listing's own page too."""
     from crawler.profiles import check
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     profile = profiles.select(profiles.load_profiles(list(marketplaces_dir)), [name])[0]
     report = check.run(profile, keyword, use_browser, detail=detail)
     for line in report.lines():

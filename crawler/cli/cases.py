@@ -145,7 +145,7 @@ def notices_draft(brand: str, rules_path: Path | None, marketplaces_dir: tuple[P
     """Draft notices for confirmed cases and cases at stages that draft automatically;
     only what is in no notice yet."""
     from crawler.notices import drafting
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     from crawler.rules import files as ruleset
     from crawler.rules import loader
 
@@ -284,7 +284,7 @@ def evidence_capture(brand: str | None, limit: int | None,
     marketplace profile."""
     from crawler.browser.chromium import find_chromium
     from crawler.cases import evidence as ev
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
 
     result = ev.capture(_open(db), profiles.load_profiles(list(marketplaces_dir)),
                         find_chromium(), brand, by, limit=limit)
@@ -322,7 +322,7 @@ def verify(brand: str, marketplaces_dir: tuple[Path, ...], by: str, db: Path,
     """Re-fetch every submitted listing through its marketplace profile: gone ->
     removed, still there -> still_live. Exit 3 if some could not be checked."""
     from crawler.cases import removal as checker
-    from crawler.profiles import model as profiles
+    from crawler.profiles import loading as profiles
     result = checker.run(_open(db), brand, profiles.load_profiles(list(marketplaces_dir)),
                          by)
     if as_json:

@@ -12,7 +12,8 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import css2xpath
 
-from crawler.profiles.model import XPATH_NAMESPACES, FieldSpec
+from crawler.profiles.model import FieldSpec
+from crawler.profiles.selectors import XPATH_NAMESPACES
 
 Value = str | list[str] | None
 

@@ -14,7 +14,8 @@ from lxml import etree
 from parsel import Selector
 
 from crawler.extract import fields as extract
-from crawler.profiles.model import XPATH_NAMESPACES, Marker, MarketplaceProfile
+from crawler.profiles.model import Marker, MarketplaceProfile
+from crawler.profiles.selectors import XPATH_NAMESPACES
 
 
 @lru_cache(maxsize=256)

@@ -1,97 +1,26 @@
-"""Marketplace profiles: YAML files that describe a marketplace so no code is needed.
+"""The marketplace profile model: what a YAML profile may say, validated by pydantic.
 
-Built-in profiles live in ``spiders/marketplaces/``; ``--marketplaces DIR`` adds a folder
-of the user's own (a profile there replaces a built-in one of the same name). Profiles are
-validated on load and every problem is reported as ``path:line:col: message``: every
-CSS and XPath selector in a profile is compiled then, so a selector that does not parse
-stops the profile from loading instead of failing mid-sweep.
+Every CSS and XPath selector in a profile is compiled on load
+(``crawler.profiles.selectors``), so a selector that does not parse stops the profile
+from loading instead of failing mid-sweep. ``crawler.profiles.loading`` reads the files.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import re2
-from cssselect import SelectorError
-from lxml import etree
-from parsel.csstranslator import css2xpath
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from crawler import urls, yamlfile
-from crawler.exceptions import ConfigError, UnknownMarketplace
+from crawler.profiles.selectors import RE2_QUIET, Css, XPath, css_problem
 from crawler.vocab import LISTING_FIELDS, REQUIRED_FIELDS, NoticeProgram
-
-# the profiles that ship with brandsweep: package data of ``spiders`` (read, never imported)
-BUILTIN_DIR = Path(str(resources.files("spiders") / "marketplaces"))
-
-
-_RE2_QUIET = re2.Options()
-_RE2_QUIET.log_errors = False  # reported as a load error, not logged to stderr by RE2
-XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
-_EXSLT_REGEX = re.compile(
-    r"""re:(?:test|match|replace)\s*\([^,]*,\s*(?P<q>['"])(?P<pattern>.*?)(?P=q)""")
-_EMPTY_PAGE = etree.fromstring("<html><body><div>x</div></body></html>")
-
-
-@lru_cache(maxsize=1024)
-def css_problem(css: str) -> str | None:
-    """Why a CSS selector cannot be used, or None. It is compiled the way parsel does
-    (so ``::text`` and ``::attr(name)`` are fine) and run once on a tiny page."""
-    if not css.strip():
-        return "CSS selector is empty: write one, or remove the entry"
-    try:
-        etree.XPath(css2xpath(css), namespaces=XPATH_NAMESPACES)(_EMPTY_PAGE)
-    except (SelectorError, etree.XPathError) as exc:
-        return f"CSS selector {css!r} does not parse: {exc}"
-    return None
-
-
-@lru_cache(maxsize=1024)
-def xpath_problem(xpath: str) -> str | None:
-    """Why an XPath expression cannot be used, or None. lxml compiles some broken
-    expressions (an unknown function) without complaint, so it is also run once."""
-    if not xpath.strip():
-        return "XPath is empty: write one, or remove the entry"
-    try:
-        etree.XPath(xpath, namespaces=XPATH_NAMESPACES)(_EMPTY_PAGE)
-    except etree.XPathError as exc:
-        return f"XPath {xpath!r} does not parse: {exc}"
-    # lxml compiles an EXSLT regex (Python's re) only when it meets text: try the
-    # literal ones now
-    for m in _EXSLT_REGEX.finditer(xpath):
-        try:
-            re.compile(m.group("pattern"))
-        except re.error as exc:
-            return f"XPath {xpath!r}: the regex {m.group('pattern')!r} does not compile: {exc}"
-    return None
-
-
-def _css(value: str) -> str:
-    if (problem := css_problem(value)) is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _xpath(value: str) -> str:
-    if (problem := xpath_problem(value)) is not None:
-        raise ValueError(problem)
-    return value
-
-
-Css = Annotated[str, AfterValidator(_css)]
-XPath = Annotated[str, AfterValidator(_xpath)]
 
 
 class _Strict(BaseModel):
@@ -120,7 +49,7 @@ class FieldSpec(_Strict):
     def _re2(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re2.compile(value, options=_RE2_QUIET)
+                re2.compile(value, options=RE2_QUIET)
             except re2.error as exc:
                 raise ValueError(f"RE2 cannot compile this regex: {exc}") from exc
         return value
@@ -353,81 +282,3 @@ class MarketplaceProfile(_Strict):
                                       keyword=quote_plus(keyword),
                                       page=page if page is not None else
                                       self.search.pagination.first_page, offset=offset)
-
-
-def load_profile(path: Path) -> MarketplaceProfile:
-    """Load and validate one profile file."""
-    doc = yamlfile.load(path)
-    if doc is None:
-        raise ConfigError([f"{path}:1:1: the file is empty; a marketplace profile is a "
-                           "mapping of fields (see README, Marketplace profiles)"])
-    if not isinstance(doc, dict):
-        raise ConfigError([f"{path}:1:1: a marketplace profile is a mapping of fields, "
-                           f"not {'a list' if isinstance(doc, list) else 'a single value'}"])
-    try:
-        base = yamlfile.interpolate(str(doc.get("base_url", "")))
-    except KeyError as exc:
-        raise ConfigError([f"{yamlfile.where(path, doc, ('base_url',))}: base_url: "
-                           f"environment variable {exc.args[0]} is not set and has no "
-                           "default (write ${NAME:-default})"]) from exc
-    data = dict(doc) | {"base_url": base, "source": str(path)}
-    early = _card_problems(path, doc)  # with the others, not only once they are fixed
-    try:
-        profile = MarketplaceProfile.model_validate(data)
-    except ValidationError as exc:
-        found = [*early, *yamlfile.problems(path, doc, exc, MarketplaceProfile)]
-        raise ConfigError(list(dict.fromkeys(found))) from exc
-    if profile.name != path.stem:
-        raise ConfigError([f"{yamlfile.where(path, doc, ('name',))}: name: {profile.name!r} "
-                           f"must match the file name {path.stem!r}"])
-    return profile
-
-
-def _card_problems(path: Path, doc: Any) -> list[str]:
-    """The listing card's selector checked in the raw document: the model checks it only
-    once every field is valid (the card is a JSON path for json_api profiles)."""
-    search, listing = doc.get("search"), doc.get("listing")
-    pagination = search.get("pagination") if isinstance(search, dict) else None
-    kind = pagination.get("kind") if isinstance(pagination, dict) else None
-    card = listing.get("card") if isinstance(listing, dict) else None
-    if kind == "json_api" or not isinstance(card, str):
-        return []
-    problem = css_problem(card)
-    return [] if problem is None else [
-        f"{yamlfile.where(path, doc, ('listing', 'card'))}: listing.card: {problem}"]
-
-
-def load_profiles(extra_dirs: list[Path] | None = None) -> dict[str, MarketplaceProfile]:
-    """Every profile: the built-in ones, then the user's (which win), reporting all errors."""
-    files: dict[str, Path] = {}
-    for folder in [BUILTIN_DIR, *(extra_dirs or [])]:
-        if not folder.is_dir():
-            raise ConfigError([f"{folder}: no such folder of marketplace profiles"])
-        for file in sorted(folder.glob("*.yaml")):
-            files[file.stem] = file
-    profiles: dict[str, MarketplaceProfile] = {}
-    problems: list[str] = []
-    for name, file in sorted(files.items()):
-        try:
-            profiles[name] = load_profile(file)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ConfigError(problems)
-    return profiles
-
-
-def select(profiles: dict[str, MarketplaceProfile], names: list[str]
-           ) -> list[MarketplaceProfile]:
-    """The named profiles (all when ``names`` is empty); unknown names are an error."""
-    if not names:
-        return list(profiles.values())
-    out = []
-    for name in names:
-        if name not in profiles:
-            raise UnknownMarketplace(f"unknown marketplace {name!r}"
-                                     f"{yamlfile.hint(name, list(profiles))}"
-                                     f": known are {', '.join(sorted(profiles))}; add a "
-                                     "profile with --marketplaces DIR")
-        out.append(profiles[name])
-    return out
