@@ -19,11 +19,7 @@ import os
 import pwd
 import re
 import shlex
-import shutil
-import stat
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,12 +29,10 @@ from croniter import CroniterBadDateError, croniter
 from crontab import CronItem, CronTab
 
 from crawler.exceptions import ConfigError, CrontabError
+from scheduling import tabfile as tabfile_io
 from scheduling.schedule import Job, Schedule, check_path, line_breaker, shown
 
 MARK = "brandsweep:"
-# Debian's cron reads only cron.d files named like this (run-parts' rule); cronie reads
-# those too
-_CRON_D_NAME = re.compile(r"[A-Za-z0-9_-]+")
 # Write the five fields as the schedule gives them: python-crontab would turn "0 0 * * 0"
 # into "@weekly", a form its own reader cannot read back once the command holds a "#"
 python_crontab.SPECIALS_CONVERSION = False
@@ -101,23 +95,23 @@ def install(schedule: Schedule, schedule_file: Path, tabfile: Path | None = None
     text is checked first (parsed back: our jobs, exactly, and no other line added or
     changed); if it is not right, nothing is written."""
     schedule_key = key(schedule_file)
-    _check_tabfile(tabfile, installing=True)
+    tabfile_io.check(tabfile, installing=True)
     if not schedule.jobs:
         raise ConfigError([f"{schedule_key}: the schedule has no jobs, so there is "
                            "nothing to install; add one under 'jobs:'"])
     user = pwd.getpwuid(os.getuid()).pw_name if system(tabfile) else None
     parser = _parser(tabfile)
-    lines = _lines(_read(tabfile))
+    lines = _lines(tabfile_io.read(tabfile))
     kept = [line for line in lines if not _ours(_key_of(line, parser), schedule_key)]
     wanted = [_entry(schedule_file, schedule_key, job, user, _parser(tabfile))
               for job in schedule.jobs]
     text = "".join(line + "\n" for line in kept + [line for line, _ in wanted])
     _verify(text, len(kept), {job.name: item for job, (_, item) in
                               zip(schedule.jobs, wanted, strict=True)}, schedule_key, tabfile)
-    _write(tabfile, text)
+    tabfile_io.write(tabfile, text)
     installed = entries(tabfile, schedule_key)
     if len(installed) != len(wanted):
-        raise CrontabError(f"{_where(tabfile)} holds {len(installed)} of the schedule's "
+        raise CrontabError(f"{tabfile_io.where(tabfile)} holds {len(installed)} of the schedule's "
                            f"{len(wanted)} jobs after writing it; check it with "
                            "'brandsweep schedule list'")
     return installed
@@ -125,10 +119,10 @@ def install(schedule: Schedule, schedule_file: Path, tabfile: Path | None = None
 
 def entries(tabfile: Path | None = None, schedule_key: str | None = None) -> list[Entry]:
     """Our entries (of one schedule file, if given)."""
-    _check_tabfile(tabfile)
+    tabfile_io.check(tabfile)
     parser = _parser(tabfile)
     out = []
-    for line in _lines(_read(tabfile)):
+    for line in _lines(tabfile_io.read(tabfile)):
         item = _item(line, parser)
         parsed = _parse(item.comment) if item is not None else None
         if item is None or parsed is None or not _ours(parsed, schedule_key):
@@ -140,12 +134,12 @@ def entries(tabfile: Path | None = None, schedule_key: str | None = None) -> lis
 
 def remove(tabfile: Path | None = None, schedule_key: str | None = None) -> int:
     """Remove our entries (of one schedule file, if given); others stay, byte for byte."""
-    _check_tabfile(tabfile)
+    tabfile_io.check(tabfile)
     parser = _parser(tabfile)
-    lines = _lines(_read(tabfile))
+    lines = _lines(tabfile_io.read(tabfile))
     kept = [line for line in lines if not _ours(_key_of(line, parser), schedule_key)]
     if len(kept) != len(lines):
-        _write(tabfile, "".join(line + "\n" for line in kept))
+        tabfile_io.write(tabfile, "".join(line + "\n" for line in kept))
     return len(lines) - len(kept)
 
 
@@ -220,7 +214,7 @@ def _verify(text: str, kept: int, wanted: dict[str, CronItem], schedule_key: str
         if not same:
             problems.append(f"job {job!r} would not read back as written")
     if problems:
-        raise CrontabError(f"refusing to write {_where(tabfile)}: {'; '.join(problems)}; "
+        raise CrontabError(f"refusing to write {tabfile_io.where(tabfile)}: {'; '.join(problems)}; "
                            "nothing was written")
 
 
@@ -246,106 +240,3 @@ def _lines(text: str) -> list[str]:
     # cron ends a line at "\n" only (str.splitlines would also split at \x0c, \x85 ...)
     lines = text.split("\n")
     return lines[:-1] if lines and lines[-1] == "" else lines
-
-
-def _where(tabfile: Path | None) -> str:
-    return shown(str(tabfile)) if tabfile is not None else "your crontab"
-
-
-def _check_tabfile(tabfile: Path | None, installing: bool = False) -> None:
-    if tabfile is None:
-        return
-    found = line_breaker(str(tabfile))
-    if found:
-        raise ConfigError([f"{shown(str(tabfile))}: the crontab file's path holds {found}; "
-                           "name another file"])
-    if installing and tabfile.absolute().parent.name == "cron.d" and not \
-            _CRON_D_NAME.fullmatch(tabfile.name):
-        raise ConfigError([f"{tabfile}: cron ignores files in cron.d whose names hold "
-                           "anything but letters, digits, _ and -; name it e.g. "
-                           f"{tabfile.with_name('brandsweep')}"])
-    try:
-        st = tabfile.lstat()
-    except FileNotFoundError:
-        if installing and not tabfile.absolute().parent.is_dir():
-            raise ConfigError([f"{tabfile}: the crontab file's folder "
-                               f"{tabfile.absolute().parent} does not exist; create it "
-                               "first"]) from None
-        return
-    except OSError as exc:
-        raise CrontabError(f"{_where(tabfile)}: cannot read: {exc.strerror}") from exc
-    # a symlink would be replaced by a regular file, leaving its target as it was
-    if stat.S_ISLNK(st.st_mode):
-        raise ConfigError([f"{tabfile}: the crontab file is a symlink (to "
-                           f"{shown(os.readlink(tabfile))}); name the real file"])
-    if not stat.S_ISREG(st.st_mode):  # a FIFO would hang the read, a device worse
-        raise ConfigError([f"{tabfile}: the crontab file is not a regular file; name "
-                           "another one"])
-
-
-def _crontab_program() -> str:
-    found = shutil.which("crontab")
-    if found is None:
-        raise CrontabError("no crontab program found: install cron (e.g. apt-get install "
-                           "cron), or write a crontab file with --tabfile")
-    return found
-
-
-def _read(tabfile: Path | None) -> str:
-    """The crontab's text ("" if there is none yet); undecodable bytes are kept as they
-    are, so other people's lines are written back unchanged."""
-    if tabfile is not None:
-        try:
-            # what was checked may since have been swapped: a FIFO must not block the
-            # open, a symlink must not be followed
-            fd = os.open(tabfile, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return ""
-        except OSError as exc:
-            raise CrontabError(f"{_where(tabfile)}: cannot read: {exc.strerror}") from exc
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise ConfigError([f"{tabfile}: the crontab file is not a regular file; "
-                                   "name another one"])
-            return f.read().decode("utf-8", "surrogateescape")
-    done = subprocess.run([_crontab_program(), "-l"], capture_output=True, check=False)
-    stderr = done.stderr.decode(errors="replace").strip()
-    if done.returncode != 0:
-        if "no crontab for" in stderr:
-            return ""
-        raise CrontabError(f"crontab -l failed (exit {done.returncode}): "
-                           f"{shown(stderr) or 'no message'}")
-    return done.stdout.decode("utf-8", "surrogateescape")
-
-
-def _write(tabfile: Path | None, text: str) -> None:
-    data = text.encode("utf-8", "surrogateescape")
-    if tabfile is None:
-        with tempfile.NamedTemporaryFile(prefix="brandsweep-crontab-") as f:
-            f.write(data)
-            f.flush()
-            done = subprocess.run([_crontab_program(), f.name], capture_output=True,
-                                  check=False)
-        if done.returncode != 0:
-            stderr = done.stderr.decode(errors="replace").strip()
-            raise CrontabError(f"crontab refused the new crontab (exit {done.returncode}): "
-                               f"{shown(stderr) or 'no message'}")
-        return
-    # whole or not at all, through a hidden name (cron skips dot files in cron.d) that is
-    # new and random, so a symlink planted at a predictable name is never written through
-    tmp: Path | None = None
-    try:
-        mode = tabfile.stat().st_mode & 0o7777 if tabfile.exists() else 0o644
-        fd, name = tempfile.mkstemp(prefix=f".{tabfile.name}.", suffix=".part",
-                                    dir=tabfile.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, tabfile)
-    except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        raise CrontabError(f"{_where(tabfile)}: cannot write: {exc.strerror}") from exc

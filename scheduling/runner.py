@@ -87,12 +87,11 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
 
 
 def _report(db: Path, sweep_id: int, logs: Path, job: str) -> Path:
-    from crawler.cases import evidence
     from crawler.files import write_whole
-    from crawler.reports import data, render
+    from crawler.reports.build import build
     from crawler.store import Store
 
-    html = render.render(data.gather(Store(db), sweep_id), "html", evidence.folder(db))
+    html = build(Store(db), sweep_id, "html")
     path = logs / f"{job}-sweep-{sweep_id}.html"
     write_whole(path, html.encode())
     return path

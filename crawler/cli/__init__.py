@@ -7,15 +7,11 @@ blocked or its extraction failed), 75 a sweep for the brand is already running.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from crawler import __version__
-from crawler.cli.options import db_option as _db_option
-from crawler.cli.options import marketplaces_dir_option as _marketplaces_dir_option
 from crawler.exceptions import BrandsweepError
 
 DEBUG_ENV = "BRANDSWEEP_DEBUG"
@@ -61,181 +57,30 @@ def cli() -> None:
     sets, and draft takedown notices into a local SQLite store."""
 
 
+def _register() -> None:
+    """Every command group, one module each (imported here: they import nothing back)."""
+    from crawler.cli import (
+        browser,
+        demo,
+        evidence,
+        listings,
+        marketplaces,
+        notices,
+        report,
+        review,
+        rules,
+        schedule,
+        serve,
+        store,
+        sweep,
+        verify,
+    )
+
+    for command in (sweep.sweep, sweep.crawl, marketplaces.marketplaces, browser.browser,
+                    demo.demo, rules.rules, review.review, notices.notices,
+                    evidence.evidence, verify.verify, schedule.schedule, report.report,
+                    serve.serve, serve.browse, listings.listings, store.store_group):
+        cli.add_command(command)
 
 
-def _crawl_options(fn: Any) -> Any:
-    options: list[Any] = [
-        click.option("--max-pages", type=click.IntRange(1, 1000),
-                     help="Result pages per keyword and marketplace (default: profile's)."),
-        _db_option,
-        _marketplaces_dir_option,
-        click.option("--timeout", type=click.FloatRange(1, 600),
-                     help="Download timeout per page attempt, seconds (default 30)."),
-        click.option("--deadline", type=click.FloatRange(1, None),
-                     help="Longest crawl of one marketplace, seconds (default 3600); one "
-                          "still running then ends FAILED: deadline."),
-        click.option("--json", "as_json", is_flag=True,
-                     help="Print one JSON summary object on stdout."),
-        click.option("-v", "--verbose", count=True, help="Scrapy's log: -v info, -vv debug."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None:
-    import json
-
-    from crawler.store import check_path
-    from crawler.sweep import summary
-    from crawler.sweep.run import SweepPlan, run
-
-    check_path(plan_kwargs["db"])  # before the sweep's lock, which lives next to it
-
-    plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
-    result = run(plan)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
-    else:
-        for line in summary.text(result, str(plan.db)):
-            click.echo(line)
-    sys.exit(result.exit_code)
-
-
-@cli.command()
-@click.option("--brand", required=True, help="Brand whose rule set gives the keywords.")
-@click.option("--marketplace", "marketplace_names", multiple=True,
-              help="Only this marketplace (repeatable; default: all profiles).")
-@click.option("--rules", "rules_path", type=click.Path(exists=True, path_type=Path),
-              help="A rule set file, or a folder holding <brand>.yaml (default: ./rules, "
-                   "or BRANDSWEEP_RULES).")
-@click.option("--evidence/--no-evidence", default=True, show_default=True,
-              help="Capture screenshot and HTML evidence for new cases.")
-@click.option("--draft/--no-draft", "draft", default=True, show_default=True,
-              help="Draft notices for the cases the rule set drafts automatically.")
-@_crawl_options
-def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
-          evidence: bool, draft: bool, max_pages: int | None, db: Path,
-          marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, as_json: bool, verbose: int) -> None:
-    """Sweep marketplaces for a brand's keywords and store every listing found; then
-    stage cases, capture their evidence and draft notices."""
-    from crawler.profiles import loading as profiles
-    from crawler.rules import files as ruleset
-    from crawler.rules import loader
-
-    words = ruleset.keywords(brand, rules_path)
-    judge = loader.load(ruleset.brand_file(brand, rules_path))
-    every = profiles.load_profiles(list(marketplaces_dir))
-    chosen = profiles.select(every, list(marketplace_names))
-    _run_sweep({"kind": "sweep", "brand": brand, "campaign": None, "keywords": words,
-                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
-                "deadline": deadline,
-                "ruleset": judge, "evidence": evidence, "draft": draft,
-                "all_profiles": every}, as_json, verbose)
-
-
-@cli.command()
-@click.option("--campaign", required=True, help="Tag stored listings with this campaign.")
-@click.option("--keyword", "keywords", multiple=True, required=True,
-              help="A search keyword (repeatable).")
-@click.option("--marketplace", "marketplace_names", multiple=True, required=True,
-              help="A marketplace to search (repeatable).")
-@click.option("--brand", help="The brand the campaign is for (recorded with the sweep).")
-@_crawl_options
-def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str, ...],
-          brand: str | None, max_pages: int | None, db: Path,
-          marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, as_json: bool, verbose: int) -> None:
-    """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
-    from crawler.profiles import loading as profiles
-    chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
-                             list(marketplace_names))
-    from crawler.rules.model import searchable
-
-    blank = [k for k in keywords if not searchable(k)]
-    if blank:
-        raise click.BadParameter(f"{blank[0]!r} has no letter or digit: a search for it "
-                                 "finds nothing", param_hint="--keyword")
-    words = list(dict.fromkeys(" ".join(k.split()) for k in keywords))
-    judge = None
-    if brand:  # a campaign for a brand is judged by the brand's rule set
-        from crawler.rules import files as ruleset
-        from crawler.rules import loader
-
-        judge = loader.load(ruleset.brand_file(brand))
-    _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
-                "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
-                "deadline": deadline,
-                "ruleset": judge}, as_json, verbose)
-
-
-@cli.group()
-def marketplaces() -> None:
-    """List marketplace profiles and check them against a live search page."""
-
-
-@marketplaces.command("list")
-@_marketplaces_dir_option
-def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
-    """Show every marketplace profile brandsweep knows."""
-    from crawler.profiles import loading as profiles
-    for p in profiles.load_profiles(list(marketplaces_dir)).values():
-        click.echo(f"{p.name:<12} {p.search.render:<8} {p.search.pagination.kind:<16} "
-                   f"{p.notice_program:<12} {p.base_url}  ({p.source})")
-
-
-@marketplaces.command("check")
-@click.argument("name")
-@click.option("--keyword", required=True, help="The keyword to search for.")
-@click.option("--browser/--http", "use_browser", default=None,
-              help="Force the browser or plain HTTP (default: the profile's render mode).")
-@click.option("--detail", is_flag=True,
-              help="Also fetch the first card's own page and show every detail field.")
-@_marketplaces_dir_option
-def marketplaces_check(name: str, keyword: str, use_browser: bool | None, detail: bool,
-                       marketplaces_dir: tuple[Path, ...]) -> None:
-    """Fetch one search page and show what each selector extracted (a price also as
-    brandsweep reads it); with --detail, the first listing's own page too."""
-    from crawler.profiles import check
-    from crawler.profiles import loading as profiles
-    profile = profiles.select(profiles.load_profiles(list(marketplaces_dir)), [name])[0]
-    report = check.run(profile, keyword, use_browser, detail=detail)
-    for line in report.lines():
-        click.echo(line)
-    sys.exit(report.exit_code)
-
-
-@cli.command()
-@click.option("--install", is_flag=True,
-              help="Install Chromium if none is found (apt-get as root on Debian, "
-                   "otherwise playwright install chromium).")
-def browser(install: bool) -> None:
-    """Show the Chromium binary brandsweep uses for pages that need a browser."""
-    from crawler.browser.chromium import ensure_chromium
-
-    click.echo(ensure_chromium(install=install))
-
-
-@cli.command()
-@click.option("--seed", default=7, show_default=True, help="Fixture catalogue seed.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              default="demo/brandsweep-demo.db", show_default=True,
-              help="The demo's own store, kept apart from your real one; its evidence "
-                   "and reports are written beside it.")
-def demo(seed: int, db: Path) -> None:
-    """Start the fixture marketplaces and sweep the demo brands against them."""
-    from crawler.cli.demo import run
-
-    sys.exit(run(click.echo, db, seed=seed))
-
-
-from crawler.cli import cases as _cases  # noqa: E402  (registers the subcommands)
-from crawler.cli import rules as _rules  # noqa: E402
-from crawler.cli import schedule as _schedule  # noqa: E402
-
-cli.add_command(_rules.rules)
-for _command in (_cases.review, _cases.notices, _cases.evidence, _cases.verify,
-                 _schedule.schedule, _schedule.report):
-    cli.add_command(_command)
-from crawler.cli import serve as _serve  # noqa: E402, F401  (serve, browse, listings, store)
+_register()

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import click
+
 from crawler.exceptions import BrandsweepError, FixturesUnavailable
 
 DEMO_BRANDS = ("acme", "velora")
@@ -55,3 +57,15 @@ def run(echo: Callable[[str], None], db: Path, seed: int = 7) -> int:
                                       f"{shown.stderr.strip()}")
             echo(f"report: {page} (open it in a browser)")
     return worst
+
+
+@click.command()
+@click.option("--seed", default=7, show_default=True, help="Fixture catalogue seed.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default="demo/brandsweep-demo.db", show_default=True,
+              help="The demo's own store, kept apart from your real one; its evidence "
+                   "and reports are written beside it.")
+def demo(seed: int, db: Path) -> None:
+    """Start the fixture marketplaces and sweep the demo brands against them."""
+    sys.exit(run(click.echo, db, seed=seed))
+

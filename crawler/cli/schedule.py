@@ -7,10 +7,6 @@ from pathlib import Path
 
 import click
 
-from crawler import vocab
-from crawler.cli.options import db_option
-from crawler.cli.options import open_store as _open
-
 
 def _file_option(fn: click.decorators.FC) -> click.decorators.FC:
     return click.option("--file", "schedule_file", type=click.Path(dir_okay=False,
@@ -90,32 +86,3 @@ def schedule_run(job: str, schedule_file: Path) -> None:
     for line in result.problems:
         click.echo(line)
     sys.exit(result.exit_code)
-
-
-@click.command()
-@click.option("--sweep", "sweep_id", type=int, help="Report this sweep.")
-@click.option("--last", is_flag=True, help="Report the latest finished sweep (default).")
-@click.option("--format", "fmt", type=click.Choice(vocab.REPORT_FORMATS),
-              default="text", show_default=True, help="text, json or html.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (default: stdout).")
-@db_option
-def report(sweep_id: int | None, last: bool, fmt: str, out: Path | None, db: Path) -> None:
-    """What a sweep found (new cases, drafts, price drops, relistings) and each
-    marketplace's health; html is one self-contained page with charts and thumbnails."""
-    from crawler.cases import evidence
-    from crawler.files import write_whole
-    from crawler.reports import data, render
-
-    if sweep_id is not None and last:
-        raise click.UsageError("give --sweep ID or --last, not both")
-    store = _open(db)
-    from crawler.pipelines.images import images_dir
-
-    text = render.render(data.gather(store, sweep_id or data.last_sweep(store)), fmt,
-                         evidence.folder(db), images_dir(db))
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    write_whole(out, text.encode())
-    click.echo(str(out))

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 from pathlib import Path
 
 import click
 
-from crawler.cli import cli
-from crawler.cli.options import db_option, json_option, open_store, rules_option
+from crawler.cli.options import db_option, open_store, rules_option
 
 
 def _listener(family: socket.AddressFamily) -> socket.socket:
@@ -24,7 +22,8 @@ def _listener(family: socket.AddressFamily) -> socket.socket:
     return sock
 
 
-@cli.command()
+
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; beyond loopback a --token is required.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
@@ -71,7 +70,8 @@ def serve(host: str, port: int, user: str | None, token: str | None,
         server.run(sockets=[sock])
 
 
-@cli.command()
+
+@click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
               help="Port to listen on, on 127.0.0.1 (0: any free one).")
 @db_option
@@ -101,45 +101,3 @@ def browse(port: int, db: Path) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
 
-
-@cli.command("listings")
-@click.option("--brand", help="Only this brand's verdicts.")
-@click.option("--marketplace", help="Only listings on this marketplace.")
-@click.option("--stage", help="Only listings at this stage (e.g. review, takedown).")
-@click.option("--unstaged", is_flag=True, help="Only listings no stage was reached for.")
-@click.option("--search", help="Full text: every word in the title or description.")
-@db_option
-@json_option
-def listings(brand: str | None, marketplace: str | None, stage: str | None, unstaged: bool,
-             search: str | None, db: Path, as_json: bool) -> None:
-    """Every stored listing with its verdict (one line per brand that judged it) and
-    seller, staged or not."""
-    if stage and unstaged:
-        raise click.UsageError("give --stage or --unstaged, not both")
-    rows = open_store(db).listings_with_verdicts(
-        brand=brand, marketplace=marketplace, stage=stage, unstaged=unstaged, search=search)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False, sort_keys=True))
-        return
-    for r in rows:
-        title = " ".join((r["title"] or "").split())
-        verdict = f"{r['brand']} {r['stage'] or '-'} {r['score']}" if r["brand"] else \
-            "not judged"
-        case = f" case {r['case_id']} {r['case_status']}" if r["case_id"] else ""
-        click.echo(f"{r['marketplace']}:{r['listing_id']}  {verdict}{case}  "
-                   f"{r['price'] or ''} {r['currency'] or ''}  {r['seller'] or '-'}  "
-                   f"{title[:70]}")
-    click.echo(f"{len(rows)} listings", err=True)
-
-
-@cli.group("store")
-def store_group() -> None:
-    """About the store file itself."""
-
-
-@store_group.command("path")
-@db_option
-def store_path(db: Path) -> None:
-    """Print the store's absolute path (for sqlite3, Datasette, backups)."""
-    open_store(db)
-    click.echo(str(db.resolve()))
