@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cases import evidence
+from crawler.cases import camera, evidence
 from crawler.cases import lifecycle as cases
 from crawler.exceptions import CaseStateError
 from crawler.items import Listing
@@ -133,10 +133,10 @@ def _evidence(store: Store, case_id: int) -> None:
     """Evidence as a capture writes it (files, hashes, row and audit event)."""
     c = cases.case(store, case_id)
     x = c["listing"]
-    job = evidence._Job(case_id, x["marketplace"], x["url"], None, x["title"], x["price"],
+    job = camera.Job(case_id, x["marketplace"], x["url"], None, x["title"], x["price"],
                         x["currency"])
     evidence._save(store, evidence.folder(store.path),
-                   evidence._Shot(job, 200, x["url"], png(), SNAPSHOT, None, None,
+                   camera.Shot(job, 200, x["url"], png(), SNAPSHOT, None, None,
                                   "2026-01-01T00:00:00Z"), "brandsweep", None)
 
 
