@@ -9,10 +9,8 @@ errors do, and a rule set with errors is never used in part.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from crawler.rules import files, text
 from crawler.rules.engine import PRODUCT_KEY, CompiledRule, CompiledSelection, RuleSet
 from crawler.rules.matchers import Matchers, compile_regex, fuzzy_budget
 from crawler.rules.model import AUTHORISED, RuleSetFile, Selection, TermList, TermSpec
+from crawler.rules.sources import SourceReader
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def _split(located: str) -> Problem:
     return Problem(parts[0], parts[1] if len(parts) > 1 else located)
 
 
-class _Compiler:
+class _Compiler(SourceReader):
     def __init__(self, path: Path, doc: Any, model: RuleSetFile, today: dt.date) -> None:
         self.path = path
         self.doc = doc
@@ -156,78 +155,6 @@ class _Compiler:
                               references=references)
             ruleset.storefront_cases = model.storefronts.min_cases
         return Checked(self.path, ruleset, model, self.problems)
-
-    # -- brand ----------------------------------------------------------------------------
-
-    def _authorised(self) -> set[tuple[str | None, str]]:
-        spec = self.model.brand.authorised_sellers
-        out: set[tuple[str | None, str]] = set()
-        if isinstance(spec, list):
-            for entry in spec:
-                if isinstance(entry, str):
-                    out.add((None, text.plain(entry).text))
-                else:
-                    out.add((entry.marketplace, text.plain(entry.seller).text))
-            return out
-        path = self._file(spec.file, ("brand", "authorised_sellers", "file"))
-        if path is None:
-            return out
-        content = self._text(path, ("brand", "authorised_sellers", "file"))
-        if content is None:
-            return out
-        with io.StringIO(content, newline="") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or "seller" not in reader.fieldnames:
-                self.error(("brand", "authorised_sellers", "file"),
-                           f"{path}: the CSV needs a header with 'seller' (and optionally "
-                           "'marketplace')")
-                return out
-            for row in reader:
-                if row.get("seller"):
-                    out.add((row.get("marketplace") or None, text.plain(row["seller"]).text))
-        return out
-
-    def _references(self) -> list[tuple[str, str, Any]]:
-        """The brand's reference photos, hashed; their bytes are part of the version."""
-        from crawler.images import reference
-
-        folder_name = self.model.brand.reference_images
-        if not folder_name:
-            return []
-        loc = ("brand", "reference_images")
-        try:
-            photos = reference.load(self.path.parent / folder_name)
-        except reference.ReferenceFolderError as exc:
-            self.error(loc, str(exc))
-            return []
-        for name, digest, _hashes in photos:
-            self.digest.update(f"{folder_name}/{name}".encode() + b"\0" + digest.encode())
-        return photos
-
-    def _file(self, name: str, loc: tuple[int | str, ...]) -> Path | None:
-        try:
-            path = (self.path.parent / name).resolve()
-            # a FIFO or device would block or never end; the size limit holds here too
-            data = yamlfile.read_text(path).encode()
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-            self.error(loc, f"cannot read {self.path.parent / name}: "
-                       f"{getattr(exc, 'strerror', None) or exc}; paths are relative to "
-                       "the rule set file")
-            return None
-        except ConfigError as exc:
-            self.error(loc, "; ".join(exc.problems))
-            return None
-        self.digest.update(name.encode() + b"\0" + data)
-        return path
-
-    def _text(self, path: Path, loc: tuple[int | str, ...]) -> str | None:
-        """A list or CSV file's text; a binary, non-UTF-8 or huge one is a problem
-        reported at the rule set's line that names it."""
-        try:
-            return yamlfile.read_text(path)
-        except ConfigError as exc:
-            self.error(loc, "; ".join(exc.problems))
-            return None
 
     # -- lists ----------------------------------------------------------------------------
 
