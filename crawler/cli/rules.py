@@ -53,25 +53,12 @@ def rules_check(paths: tuple[Path, ...], junit: Path | None) -> None:
             click.echo(f"{checked.path}: ok ({len(rs.rules) if rs else 0} rules, version "
                        f"{rs.version if rs else '-'})")
     if junit is not None:
-        _write_junit(junit, results)
+        from crawler.files import write_whole
+        from crawler.rules.testing import junit_xml
+
+        write_whole(junit, junit_xml(results))
     click.echo(f"{len(results)} file(s): {errors} error(s), {warnings} warning(s)")
     sys.exit(1 if errors else 0)
-
-
-def _write_junit(path: Path, results: list[Any]) -> None:
-    import xml.etree.ElementTree as ET
-
-    suite = ET.Element("testsuite", name="brandsweep rules check", tests=str(len(results)),
-                       failures=str(sum(bool(c.errors) for c in results)))
-    for checked in results:
-        case = ET.SubElement(suite, "testcase", classname="rules", name=str(checked.path))
-        if checked.errors:
-            failure = ET.SubElement(case, "failure", message=f"{len(checked.errors)} error(s)")
-            failure.text = "\n".join(str(p) for p in checked.errors)
-        others = [str(p) for p in checked.problems if p.severity != "error"]
-        if others:
-            ET.SubElement(case, "system-out").text = "\n".join(others)
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
 @rules.command("test")

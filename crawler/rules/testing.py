@@ -101,3 +101,21 @@ def _polarity(outcome: str) -> str:
     # for the confusion matrix a suppressed listing is one the rule flags, then lets go:
     # it counts as "no match" (what reaches the score)
     return "match" if outcome == "match" else "no_match"
+
+
+def junit_xml(results: list[Any]) -> bytes:
+    """``rules check`` results as a JUnit XML test suite (one test case per file), for CI."""
+    import xml.etree.ElementTree as ET
+
+    suite = ET.Element("testsuite", name="brandsweep rules check", tests=str(len(results)),
+                       failures=str(sum(bool(c.errors) for c in results)))
+    for checked in results:
+        case = ET.SubElement(suite, "testcase", classname="rules", name=str(checked.path))
+        if checked.errors:
+            failure = ET.SubElement(case, "failure", message=f"{len(checked.errors)} error(s)")
+            failure.text = "\n".join(str(p) for p in checked.errors)
+        others = [str(p) for p in checked.problems if p.severity != "error"]
+        if others:
+            ET.SubElement(case, "system-out").text = "\n".join(others)
+    data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return data
