@@ -48,3 +48,27 @@ def test_readme_starts_with_the_two_commands() -> None:
 @pytest.mark.parametrize("code", ["0", "1", "2", "3", "75"])
 def test_exit_codes_documented(code: str) -> None:
     assert f"| {code} |" in README
+
+
+ROOT = Path(__file__).parent.parent
+ARCHITECTURE = README.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+FOLDERS = sorted(p.parent.relative_to(ROOT).as_posix()
+                 for p in (ROOT / "crawler").glob("*/__init__.py"))
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_architecture_describes_every_folder(folder: str) -> None:
+    assert f"`{folder}/`" in ARCHITECTURE or f"`{folder.split('/')[-1]}/`" in ARCHITECTURE
+
+
+def test_architecture_names_only_what_exists() -> None:
+    import re
+
+    named = re.findall(r"`([a-z_]+(?:/[a-z_*.]+)*(?:/|\.py|\.yaml))`", ARCHITECTURE)
+    assert len(named) > 20
+    for name in named:
+        if "*" in name:
+            name = name.split("*")[0]
+        name = name.rstrip("/")
+        places = [ROOT / name, ROOT / "crawler" / name, *(ROOT / "crawler").glob(f"*/{name}")]
+        assert any(p.exists() for p in places), f"README Architecture names {name}"
