@@ -73,6 +73,7 @@ def test_demo_writes_everything_under_one_ignored_folder() -> None:
     import subprocess
 
     from crawler.cases import evidence
+
     default = next(p.default for p in cli.commands["demo"].params if p.name == "db")
     db = Path(str(default))
     assert db.parent != Path(".")

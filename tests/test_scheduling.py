@@ -461,6 +461,7 @@ def test_env_that_would_choose_the_code_the_job_runs_is_a_located_error(
 @pytest.mark.parametrize("name", CODE_ENV)
 def test_each_code_choosing_env_name_is_refused(tmp_path: Path, name: str) -> None:
     from scheduling import schedule as schedule_file
+
     path = tmp_path / "schedule.yaml"
     path.write_text(f"jobs:\n  - name: j\n    brands: [acme]\n    cron: '0 0 * * *'\n"
                     f"    env: {{{name}: x}}\n")

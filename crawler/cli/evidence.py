@@ -51,6 +51,7 @@ def evidence_capture(brand: str | None, limit: int | None,
 def evidence_verify(db: Path) -> None:
     """Re-hash every evidence file; list each missing or changed one. Exit 1 if any."""
     from crawler.cases import evidence as ev
+
     report = ev.verify(_open(db))
     for line in report.problems:
         click.echo(line)

@@ -21,6 +21,7 @@ def marketplaces() -> None:
 def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
     """Show every marketplace profile brandsweep knows."""
     from crawler.profiles import loading as profiles
+
     for p in profiles.load_profiles(list(marketplaces_dir)).values():
         click.echo(f"{p.name:<12} {p.search.render:<8} {p.search.pagination.kind:<16} "
                    f"{p.notice_program:<12} {p.base_url}  ({p.source})")
@@ -41,6 +42,7 @@ def marketplaces_check(name: str, keyword: str, use_browser: bool | None, detail
     brandsweep reads it); with --detail, the first listing's own page too."""
     from crawler.profiles import check
     from crawler.profiles import loading as profiles
+
     profile = profiles.select(profiles.load_profiles(list(marketplaces_dir)), [name])[0]
     report = check.run(profile, keyword, use_browser, detail=detail)
     for line in report.lines():

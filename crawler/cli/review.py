@@ -33,6 +33,7 @@ def review_list(brand: str | None, stage: str | None, status: str | None, db: Pa
     """One line per case: id, brand, stage, status, marketplace:listing, price, seller,
     title."""
     from crawler.cases import lifecycle as cases
+
     rows = cases.cases(_open(db), brand, stage, status)
     if as_json:
         _echo_json(rows)
@@ -54,6 +55,7 @@ def review_list(brand: str | None, stage: str | None, status: str | None, db: Pa
 def review_show(case_id: int, db: Path, as_json: bool) -> None:
     """A case in full: the listing, why it was staged, evidence, notices and its history."""
     from crawler.cases import lifecycle as cases
+
     c = cases.case(_open(db), case_id)
     if as_json:
         _echo_json(c)
@@ -92,6 +94,7 @@ def _decide(action: str) -> Any:
     @db_option
     def decide(case_ids: tuple[int, ...], reason: str, by: str, db: Path) -> None:
         from crawler.cases import lifecycle as cases
+
         done = cases.transition(_open(db), case_ids, action, by, reason)
         click.echo(f"{len(done)} cases {cases.TRANSITIONS[action][1]}")
     return decide
@@ -117,6 +120,7 @@ def review_undo(case_ids: tuple[int, ...], by: str, db: Path) -> None:
     """Take back each case's last confirm, dismiss or reopen (all or none), as a new
     audit event; again goes one decision further back."""
     from crawler.cases import lifecycle as cases
+
     done = cases.undo(_open(db), case_ids, by)
     click.echo(f"{len(done)} cases undone")
 

@@ -17,6 +17,7 @@ from crawler.exceptions import UnknownListing
 
 def _files(paths: tuple[Path, ...]) -> list[Path]:
     from crawler.rules import files as ruleset
+
     if not paths:
         paths = (ruleset.rules_dir(),)
     out: list[Path] = []

@@ -53,6 +53,7 @@ def schedule_install(schedule_file: Path, tabfile: Path | None) -> None:
 def schedule_list(tabfile: Path | None, runs: int) -> None:
     """Show brandsweep's crontab entries and their next runs."""
     from scheduling import crontab
+
     entries = crontab.entries(tabfile)
     for e in entries:
         when = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in e.next_runs(runs)) or "never"
@@ -69,6 +70,7 @@ def schedule_list(tabfile: Path | None, runs: int) -> None:
 def schedule_remove(schedule_file: Path, tabfile: Path | None, every: bool) -> None:
     """Remove this schedule file's entries (only ours; other entries stay)."""
     from scheduling import crontab
+
     gone = crontab.remove(tabfile, None if every else crontab.key(schedule_file))
     click.echo(f"{_jobs(gone)} removed from {tabfile or 'your crontab'}")
 

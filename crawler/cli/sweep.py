@@ -101,6 +101,7 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
           deadline: float | None, as_json: bool, verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
     from crawler.profiles import loading as profiles
+
     chosen = profiles.select(profiles.load_profiles(list(marketplaces_dir)),
                              list(marketplace_names))
     from crawler.rules.model import searchable

@@ -24,6 +24,7 @@ def verify(brand: str, marketplaces_dir: tuple[Path, ...], by: str, db: Path,
     removed, still there -> still_live. Exit 3 if some could not be checked."""
     from crawler.cases import removal as checker
     from crawler.profiles import loading as profiles
+
     result = checker.run(_open(db), brand, profiles.load_profiles(list(marketplaces_dir)),
                          by)
     if as_json:

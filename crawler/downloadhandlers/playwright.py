@@ -41,6 +41,7 @@ class LazyPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: i
         base = crawler.settings.get("BRANDSWEEP_BASE_URL")
         if base:
             from crawler import urls
+
             policy = urls.UrlPolicy.from_base(base, crawler.settings.getlist(
                 "BRANDSWEEP_ALLOWED_HOSTS"))
             self.page_filter = PageRequestFilter(policy, getattr(self, "abort_request", None),

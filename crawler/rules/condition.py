@@ -145,6 +145,7 @@ class _Parser:
         name = self.tokens[self.i - 1][0]
         if name not in self.names:
             from crawler.yamlfile import hint
+
             raise ConditionError(f"unknown selection {name!r}{hint(name, self.names)}", col)
         self.used.add(name)
         return Name(name)

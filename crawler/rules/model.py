@@ -192,6 +192,7 @@ class Selection(_Strict):
                              "'regex'); a list has its own mode")
         if self.field is not None and self.field not in RULE_FIELDS:
             from crawler.yamlfile import hint
+
             raise ValueError(f"unknown listing field {self.field!r}"
                              f"{hint(self.field, RULE_FIELDS)}")
         return self

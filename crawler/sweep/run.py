@@ -188,6 +188,7 @@ def _run(plan: SweepPlan) -> SweepResult:
         from dataclasses import asdict
 
         from crawler.cases import networks
+
         # photos and seller networks judged once the crawl has stored every listing
         result.networks = asdict(networks.refresh(store, plan.ruleset, sweep_id))
         result.staged = store.stage_counts(plan.ruleset.brand_key, sweep_id)
