@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.rules.engine import Evaluation, RuleSet
+from crawler.rules.engine import RuleSet
+from crawler.rules.results import Evaluation
 from crawler.store import Store
 
 EXAMPLES = 3

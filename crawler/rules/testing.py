@@ -12,8 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.rules.engine import RuleResult, RuleSet
+from crawler.rules.engine import RuleSet
 from crawler.rules.model import RuleSetFile, TestListing
+from crawler.rules.results import RuleResult
 
 
 @dataclass

@@ -48,13 +48,13 @@ class RuleSets:
 
 def check(rule_sets: RuleSets, brand: str, listing: dict[str, Any]) -> PriceCheck:
     """The product ``listing`` names, its MSRP, and the listing's price to compare."""
-    from crawler.rules.engine import _Context  # the engine's own product lookup
+    from crawler.rules.context import ListingContext  # the engine's own product lookup
 
     try:
         rs = rule_sets.get(brand)
     except (BrandsweepError, OSError) as exc:
         return PriceCheck(note=f"rule set not available: {exc}")
-    product = rs.product_for(_Context(rs, listing))
+    product = rs.product_for(ListingContext(rs, listing))
     if product is None:
         return PriceCheck(note="the title names none of the brand's products")
     try:
