@@ -27,7 +27,8 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler import urls
-from crawler.browser.pages import CONTEXT_KWARGS, GUARD_PAGE, ContextRotation, settle
+from crawler.browser.pages import CONTEXT_KWARGS, GUARD_PAGE, ContextRotation
+from crawler.browser.settle import settle
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.extract import fields as extract
 from crawler.extract import markers

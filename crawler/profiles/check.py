@@ -138,7 +138,8 @@ async def _browser(profile: MarketplaceProfile, url: str, timeout: float,
     from playwright.async_api import async_playwright
 
     from crawler.browser.chromium import launch_options
-    from crawler.browser.pages import CONTEXT_KWARGS, abort_heavy_request, guard_page, settle
+    from crawler.browser.pages import CONTEXT_KWARGS, abort_heavy_request, guard_page
+    from crawler.browser.settle import settle
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(**launch_options())  # type: ignore[arg-type]
