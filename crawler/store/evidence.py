@@ -4,7 +4,7 @@ the evidence folder) with their SHA-256, written once the files are whole."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from crawler.store.db import Connection, read_only_value
 
@@ -48,9 +48,9 @@ def recorded(store: Connection) -> list[dict[str, Any]]:
                                "html_sha256 from evidence order by case_id"))
 
 
-def file_of(store: Connection, case_id: int, kind: Literal["screenshot", "html"]
-            ) -> str | None:
-    """The path (relative to the evidence folder) of the case's screenshot or HTML."""
+def file_of(store: Connection, case_id: int, kind: str) -> str | None:
+    """The path (relative to the evidence folder) of the case's ``kind`` of evidence,
+    ``screenshot`` or ``html`` (``KeyError`` for any other)."""
     column = {"screenshot": "screenshot", "html": "html"}[kind]  # never a caller's text
     row = store.conn.execute(f"select {column} from evidence where case_id = ?",  # noqa: S608
                              [case_id]).fetchone()
