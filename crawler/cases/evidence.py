@@ -27,7 +27,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from crawler import urls
 from crawler.cases import camera
@@ -36,6 +35,8 @@ from crawler.cases.camera import PAGE_TIMEOUT, Retries
 from crawler.files import write_whole
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
+from crawler.store import cases as case_rows
+from crawler.store import evidence as evidence_rows
 
 
 def folder(store_path: Path) -> Path:
@@ -70,18 +71,10 @@ def capture(store: Store, profiles: dict[str, MarketplaceProfile], chromium: str
             ) -> CaptureResult:
     """Capture evidence for every case (of ``brand``) that has none yet; ``limit`` caps
     the pages fetched. Cases that are refused or lack a profile are counted, not fetched."""
-    sql = ("select c.id, l.url, l.image_urls, l.title, l.price, l.currency, c.marketplace "
-           "from cases c join listings l on l.marketplace = c.marketplace and "
-           "l.listing_id = c.listing_id where not exists (select 1 from evidence v where "
-           "v.case_id = c.id) and c.status in ('open', 'confirmed', 'noticed', 'submitted')")
-    params: list[Any] = []
-    if brand is not None:
-        sql += " and c.brand = ?"
-        params.append(brand)
-    rows = store.db.conn.execute(sql + " order by c.id", params).fetchall()
     result = CaptureResult()
     jobs: list[camera.Job] = []
-    for case_id, url, images, title, price, currency, market in rows:
+    missing = evidence_rows.missing(store, brand)
+    for case_id, url, images, title, price, currency, market in missing:
         profile = profiles.get(market)
         if profile is None:
             result.no_profile.append((case_id, f"marketplace {market!r} has no profile any "
@@ -132,11 +125,8 @@ def _refuse(store: Store, case_id: int, why: str, by: str, sweep_id: int | None,
     """Count a refused case and record why in its history, once per distinct reason: the
     URL will not become allowed by trying again, only by a person's change."""
     result.refused.append((case_id, why))
-    conn = store.db.conn
-    with conn:
-        seen = conn.execute("select 1 from case_events where case_id = ? and action = "
-                            "'evidence_refused' and reason = ?", [case_id, why]).fetchone()
-        if seen is None:
+    with store.transaction():
+        if not case_rows.has_event(store, case_id, "evidence_refused", why):
             case_log.record(store, case_id, by, "evidence_refused", why, sweep_id)
 
 
@@ -162,17 +152,14 @@ def _save(store: Store, base: Path, shot: camera.Shot, by: str, sweep_id: int | 
     notes = "".join(f"; {n}" for n in (
         f"served by {shot.final_url}" if shot.final_url != shot.job.url else None,
         shot.image_note) if n)
-    conn = store.db.conn
-    with conn:
-        conn.execute(
-            "insert into evidence (case_id, url, captured_at, http_status, screenshot, "
-            "screenshot_sha256, html, html_sha256, image_url, image_sha256, title, price, "
-            "currency) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (case_id) "
-            "do nothing",
-            [shot.job.case_id, shot.job.url, shot.at, shot.status,
-             str(rel / "screenshot.png"), png_sha, str(rel / "page.html"), html_sha,
-             shot.job.image_url, image_sha,
-             shot.job.title, shot.job.price, shot.job.currency])
+    with store.transaction():
+        evidence_rows.save(store, {
+            "case_id": shot.job.case_id, "url": shot.job.url, "captured_at": shot.at,
+            "http_status": shot.status, "screenshot": str(rel / "screenshot.png"),
+            "screenshot_sha256": png_sha, "html": str(rel / "page.html"),
+            "html_sha256": html_sha, "image_url": shot.job.image_url,
+            "image_sha256": image_sha, "title": shot.job.title, "price": shot.job.price,
+            "currency": shot.job.currency})
         case_log.record(store, shot.job.case_id, by, "evidence",
                         f"captured {shot.at}: screenshot sha256 {png_sha[:16]}..., html "
                         f"sha256 {html_sha[:16]}...{notes}", sweep_id)
@@ -190,8 +177,7 @@ def verify(store: Store) -> VerifyReport:
     """Re-hash every evidence file; report each missing file or changed hash."""
     base = folder(store.path)
     report = VerifyReport()
-    for row in store.db.query("select case_id, screenshot, screenshot_sha256, html, "
-                              "html_sha256 from evidence order by case_id"):
+    for row in evidence_rows.recorded(store):
         for kind in ("screenshot", "html"):
             path = base / row[kind]
             report.checked += 1

@@ -31,6 +31,8 @@ from crawler.images.facts import Key, image_facts, stored_hashes
 from crawler.images.matching import DEFAULT_MAX_DISTANCE, HashIndex
 from crawler.rules import text
 from crawler.store import Store, now
+from crawler.store import cases as case_rows
+from crawler.store import networks as network_rows
 from crawler.vocab import AGREED_STATUSES
 
 Seller = tuple[str, str]  # (marketplace, seller name)
@@ -176,23 +178,17 @@ def _link_photos(store: Store, ruleset: Any, listings: list[dict[str, Any]],
 
 
 def _relistings(store: Store, brand: str) -> list[tuple[Key, Key]]:
-    rows = store.db.conn.execute(
-        "select n.marketplace, n.listing_id, o.marketplace, o.listing_id from cases n "
-        "join cases o on o.id = n.relisted_from where n.brand = ?", [brand]).fetchall()
-    return [((a, b), (c, d)) for a, b, c, d in rows]
+    return [((a, b), (c, d)) for a, b, c, d in case_rows.relistings(store, brand)]
 
 
-def save(store: Store, brand: str, networks: Networks) -> None:
-    """Replace the brand's seller -> network table."""
+def save(store: Store, brand: str, networks: Networks
+         ) -> list[tuple[str, str, str, str, int, str, str]]:
+    """Replace the brand's seller -> network table; return the rows written."""
     at = now()
     rows = [(brand, m, s, net, len(networks.members[net]),
              json.dumps(sorted(networks.reasons.get(net, ()))), at)
             for (m, s), net in networks.of.items()]
-    with store.db.conn:
-        store.db.conn.execute("delete from seller_networks where brand = ?", [brand])
-        store.db.conn.executemany(
-            "insert into seller_networks (brand, marketplace, seller, network, size, "
-            "reasons, updated_at) values (?, ?, ?, ?, ?, ?, ?)", rows)
+    return network_rows.save(store, brand, rows)
 
 
 def network_facts(store: Store, ruleset: Any, networks: Networks,
@@ -201,9 +197,7 @@ def network_facts(store: Store, ruleset: Any, networks: Networks,
     other listings that are cases: staged in ``stages``, or confirmed or taken down) and
     ``seller_takedowns``."""
     brand = ruleset.brand_key
-    status_of: dict[Key, str] = {
-        (m, lid): status for m, lid, status in store.db.conn.execute(
-            "select marketplace, listing_id, status from cases where brand = ?", [brand])}
+    status_of: dict[Key, str] = case_rows.statuses_by_listing(store, brand)
     listings = [(r["marketplace"], r["listing_id"], r.get("seller") or "") for r in
                 store.listings_for(ruleset.brand.keywords, brand=brand)]
     per_network: dict[str, set[Key]] = defaultdict(set)

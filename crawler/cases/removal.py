@@ -12,6 +12,7 @@ from typing import Any
 from crawler.cases import lifecycle as case_log
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
+from crawler.store import cases as case_rows
 
 VERIFY_SPIDER = "spiders.verify.VerifySpider"
 
@@ -37,10 +38,7 @@ def run(store: Store, brand: str, profiles: dict[str, MarketplaceProfile], by: s
 
     result = VerifyResult()
     targets: dict[str, list[tuple[int, str]]] = {}
-    for row in store.db.query(
-            "select c.id, c.marketplace, l.url from cases c join listings l on "
-            "l.marketplace = c.marketplace and l.listing_id = c.listing_id where "
-            "c.brand = ? and c.status in ('submitted', 'still_live') order by c.id", [brand]):
+    for row in case_rows.to_verify(store, brand):
         if row["marketplace"] not in profiles:
             result.unknown.append((row["id"], f"no profile for {row['marketplace']}"))
             continue
@@ -63,12 +61,10 @@ def run(store: Store, brand: str, profiles: dict[str, MarketplaceProfile], by: s
         got = crawler.spider.verdicts if crawler.spider else {}
         for case_id, _url in items:
             verdicts[case_id] = got.get(case_id, ("error", "not fetched"))
-    conn = store.db.conn
-    with conn:
+    with store.transaction():
         for case_id, (verdict, detail) in sorted(verdicts.items()):
             if verdict in ("removed", "still_live"):
-                case_log.transition(store, [case_id], verdict, by, f"verify: {detail}",
-                                    in_transaction=True)
+                case_log.transition(store, [case_id], verdict, by, f"verify: {detail}")
                 (result.removed if verdict == "removed" else result.still_live).append(
                     case_id)
             else:

@@ -8,20 +8,13 @@ from typing import Any
 from crawler.cases import lifecycle as case_log
 from crawler.exceptions import CaseStateError, UnknownNotice
 from crawler.store import Store, now
+from crawler.store import notices as notice_rows
 
 
 def notices(store: Store, brand: str | None = None, status: str | None = None,
             program: str | None = None) -> list[dict[str, Any]]:
     """Notices with their item counts, oldest first."""
-    sql = ("select n.id, n.brand, n.program, n.marketplace, n.seller, n.status, "
-           "n.created_at, n.submitted_at, n.part, n.parts, (select count(*) from "
-           "notice_items i where i.notice_id = n.id) as items from notices n where 1 = 1")
-    params: list[Any] = []
-    for column, value in (("brand", brand), ("status", status), ("program", program)):
-        if value is not None:
-            sql += f" and n.{column} = ?"
-            params.append(value)
-    return list(store.db.query(sql + " order by n.id", params))
+    return notice_rows.listed(store, brand, status, program)
 
 
 def mark_submitted(store: Store, notice_ids: list[int], by: str) -> int:
@@ -29,23 +22,16 @@ def mark_submitted(store: Store, notice_ids: list[int], by: str) -> int:
     All or nothing; return how many cases moved."""
     moved = 0
     at = now()
-    conn = store.db.conn
-    with conn:
+    with store.transaction():
         for notice_id in notice_ids:
-            row = conn.execute("select status from notices where id = ?",
-                               [notice_id]).fetchone()
-            if row is None:
+            status = notice_rows.status(store, notice_id)
+            if status is None:
                 raise UnknownNotice(f"no notice {notice_id} in {store.path}; `brandsweep "
                                     "notices list` shows the drafts")
-            if row[0] != "draft":
-                raise CaseStateError(f"notice {notice_id} is already {row[0]}; nothing was "
+            if status != "draft":
+                raise CaseStateError(f"notice {notice_id} is already {status}; nothing was "
                                      "changed")
-            conn.execute("update notices set status = 'submitted', submitted_at = ?, "
-                         "submitted_by = ? where id = ?", [at, by, notice_id])
-            ids = [r[0] for r in conn.execute(
-                "select case_id from notice_items where notice_id = ? order by position",
-                [notice_id])]
-            case_log.transition(store, ids, "submit", by, f"notice {notice_id} submitted",
-                                in_transaction=True)
+            ids = notice_rows.mark_submitted(store, notice_id, by, at)
+            case_log.transition(store, ids, "submit", by, f"notice {notice_id} submitted")
             moved += len(ids)
     return moved

@@ -20,6 +20,7 @@ from crawler.exceptions import NoticeFieldMissing
 from crawler.notices.programs import PROGRAMS, STOREFRONT_PROGRAMS, VERO_REASONS, Program
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store, now
+from crawler.store import notices as notice_rows
 
 
 @dataclass
@@ -67,15 +68,7 @@ def draft(store: Store, ruleset: Any, profiles: dict[str, MarketplaceProfile], b
     brand = ruleset.brand_key
     auto = [s.name for s in ruleset.stages if s.draft == "auto"]
     result = DraftResult()
-    rows = list(store.db.query(
-        "select c.id, c.marketplace, c.listing_id, c.stage, c.status, l.url, l.title, "
-        "l.price, l.currency, l.seller, e.matches, v.captured_at, v.screenshot, "
-        "v.screenshot_sha256, v.html, v.html_sha256, v.image_sha256 from cases c "
-        "join listings l on l.marketplace = c.marketplace and l.listing_id = c.listing_id "
-        "left join evaluations e on e.brand = c.brand and e.marketplace = c.marketplace and "
-        "e.listing_id = c.listing_id left join evidence v on v.case_id = c.id "
-        "where c.brand = ? and (c.status = 'confirmed' or (c.status = 'open' and c.stage in "
-        "(select value from json_each(?)))) order by c.id", [brand, json.dumps(auto)]))
+    rows = notice_rows.ready(store, brand, auto)
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     contacts: dict[str, str | None] = {}
     for row in rows:
@@ -113,48 +106,42 @@ def _write(store: Store, ruleset: Any, program: Program, market: str, seller: st
            sender: dict[str, Any], mark: dict[str, Any] | None, chunk: list[dict[str, Any]],
            rules: dict[str, Any], part: tuple[int, int], recipient: str | None, by: str,
            sweep_id: int | None) -> int | None:
-    conn = store.db.conn
     at = now()
-    with conn:
+    with store.transaction():
         # another drafting run may have taken some of these cases meanwhile
-        taken = {r[0] for r in conn.execute(
-            f"select case_id from notice_items where program = ? and case_id in "  # noqa: S608
-            f"({', '.join('?' * len(chunk))})", [program.name, *(c["id"] for c in chunk)])}
+        taken = notice_rows.taken(store, program.name, [c["id"] for c in chunk])
         chunk = [c for c in chunk if c["id"] not in taken]
         if not chunk:
             return None
-        cur = conn.execute(
-            "insert into notices (brand, program, marketplace, seller, ip_type, status, "
-            "created_at, created_by, sweep_id, part, parts, sender, rights, recipient, "
-            "ruleset_version) values (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [ruleset.brand_key, program.name, market, seller, program.ip_type, at, by,
-             sweep_id, part[0], part[1], json.dumps(sender, ensure_ascii=False),
-             json.dumps({"trademark": mark, "trademarks": registrations(ruleset),
-                         "products": [p.name for p in ruleset.brand.products]},
-                        ensure_ascii=False), recipient,
-             ruleset.version])
-        notice_id = int(cur.lastrowid or 0)
-        _insert_items(conn, ruleset, program, market, notice_id, 1, chunk, rules)
+        notice_id = notice_rows.insert(store, {
+            "brand": ruleset.brand_key, "program": program.name, "marketplace": market,
+            "seller": seller, "ip_type": program.ip_type, "created_at": at,
+            "created_by": by, "sweep_id": sweep_id, "part": part[0], "parts": part[1],
+            "sender": json.dumps(sender, ensure_ascii=False),
+            "rights": json.dumps({"trademark": mark, "trademarks": registrations(ruleset),
+                                  "products": [p.name for p in ruleset.brand.products]},
+                                 ensure_ascii=False),
+            "recipient": recipient, "ruleset_version": ruleset.version})
+        _insert_items(store, ruleset, program, market, notice_id, 1, chunk, rules)
         case_log.transition(store, [c["id"] for c in chunk], "notice", by,
-                            f"in draft notice {notice_id} ({program.name})", sweep_id,
-                            in_transaction=True)
+                            f"in draft notice {notice_id} ({program.name})", sweep_id)
     return notice_id
 
 
-def _insert_items(conn: Any, ruleset: Any, program: Program, market: str, notice_id: int,
+def _insert_items(store: Store, ruleset: Any, program: Program, market: str, notice_id: int,
                   first: int, chunk: list[dict[str, Any]], rules: dict[str, Any]) -> None:
     """The notice's items, numbered from ``first``; inside the caller's transaction."""
     for position, c in enumerate(chunk, first):
         code, reason, matched = _reason(c, rules, program)
         evidence = {k: c[k] for k in ("captured_at", "screenshot", "screenshot_sha256",
                                       "html", "html_sha256", "image_sha256")}
-        conn.execute(
-            "insert into notice_items (notice_id, case_id, position, brand, program, "
-            "marketplace, listing_id, url, title, price, currency, seller, reason_code, "
-            "reason, rules, evidence) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [notice_id, c["id"], position, ruleset.brand_key, program.name, market,
-             c["listing_id"], c["url"], c["title"], c["price"], c["currency"],
-             c["seller"], code, reason, json.dumps(matched), json.dumps(evidence)])
+        notice_rows.insert_item(store, {
+            "notice_id": notice_id, "case_id": c["id"], "position": position,
+            "brand": ruleset.brand_key, "program": program.name, "marketplace": market,
+            "listing_id": c["listing_id"], "url": c["url"], "title": c["title"],
+            "price": c["price"], "currency": c["currency"], "seller": c["seller"],
+            "reason_code": code, "reason": reason, "rules": json.dumps(matched),
+            "evidence": json.dumps(evidence)})
 
 
 def _join_drafts(store: Store, ruleset: Any, program: Program, market: str, seller: str,
@@ -162,33 +149,25 @@ def _join_drafts(store: Store, ruleset: Any, program: Program, market: str, sell
                  sweep_id: int | None, result: DraftResult) -> list[dict[str, Any]]:
     """Add ``items`` to the seller's unsent drafts of ``program`` that have room (oldest
     first), each addition an audit event of its cases; return the items left over."""
-    conn = store.db.conn
-    drafts = conn.execute(
-        "select n.id from notices n where n.brand = ? and n.program = ? and "
-        "n.marketplace = ? and coalesce(n.seller, '') = ? and n.status = 'draft' "
-        "order by n.id", [ruleset.brand_key, program.name, market, seller]).fetchall()
-    for (notice_id,) in drafts:
+    drafts = notice_rows.drafts_of(store, ruleset.brand_key, program.name, market, seller)
+    for notice_id in drafts:
         if not items:
             break
-        with conn:
+        with store.transaction():
             # read inside the transaction: a person may have marked it submitted meanwhile
-            row = conn.execute("select status, (select count(*) from notice_items i where "
-                               "i.notice_id = n.id), (select coalesce(max(position), 0) from "
-                               "notice_items i where i.notice_id = n.id) from notices n "
-                               "where n.id = ?", [notice_id]).fetchone()
+            row = notice_rows.fill(store, notice_id)
             if row is None or row[0] != "draft" or row[1] >= program.limit:
                 continue
-            taken = {r[0] for r in conn.execute(
-                f"select case_id from notice_items where program = ? and case_id in "  # noqa: S608
-                f"({', '.join('?' * len(items))})", [program.name, *(c["id"] for c in items)])}
+            taken = notice_rows.taken(store, program.name, [c["id"] for c in items])
             items = [c for c in items if c["id"] not in taken]
             chunk, items = items[:program.limit - row[1]], items[program.limit - row[1]:]
             if not chunk:
                 continue
-            _insert_items(conn, ruleset, program, market, notice_id, row[2] + 1, chunk, rules)
+            _insert_items(store, ruleset, program, market, notice_id, row[2] + 1, chunk,
+                          rules)
             case_log.transition(store, [c["id"] for c in chunk], "notice", by,
                                 f"added to draft notice {notice_id} ({program.name}), which "
-                                "had not been submitted", sweep_id, in_transaction=True)
+                                "had not been submitted", sweep_id)
         result.joined[notice_id] = result.joined.get(notice_id, 0) + len(chunk)
         result.items += len(chunk)
     return items
@@ -224,14 +203,7 @@ def draft_storefronts(store: Store, ruleset: Any, profiles: dict[str, Marketplac
         return []
     brand = ruleset.brand_key
     auto = [s.name for s in ruleset.stages if s.draft == "auto"]
-    rows = store.db.conn.execute(
-        "select c.marketplace, c.listing_id, l.url, l.seller, n.network from cases c "
-        "join listings l on l.marketplace = c.marketplace and l.listing_id = c.listing_id "
-        "left join seller_networks n on n.brand = c.brand and n.marketplace = c.marketplace "
-        "and n.seller = l.seller where c.brand = ? and (c.status in (select value from "
-        "json_each(?)) or (c.status = 'open' and c.stage in (select value from "
-        "json_each(?)))) order by c.marketplace, c.listing_id",
-        [brand, json.dumps(COUNTED), json.dumps(auto)]).fetchall()
+    rows = notice_rows.storefront_cases(store, brand, list(COUNTED), auto)
     storefronts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     for market, lid, url, seller, network in rows:
         profile = profiles.get(market)
@@ -247,18 +219,15 @@ def draft_storefronts(store: Store, ruleset: Any, profiles: dict[str, Marketplac
         program = PROGRAMS[profile.notice_program]
         sender, mark = identity(ruleset, program)  # the same completeness checks
         sellers = sorted({s for _l, _u, s in listings})
-        with store.db.conn:
-            cur = store.db.conn.execute(
-                "insert or ignore into storefront_notices (brand, program, marketplace, "
-                "storefront, sellers, listings, cases, status, created_at, created_by, "
-                "sweep_id, sender, rights, recipient, ruleset_version) values "
-                "(?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)",
-                [brand, program.name, market, storefront, json.dumps(sellers),
-                 json.dumps([{"listing_id": lid, "url": url, "seller": s}
-                             for lid, url, s in listings], ensure_ascii=False),
-                 len(listings), now(), by, sweep_id, json.dumps(sender, ensure_ascii=False),
-                 json.dumps({"trademark": mark}, ensure_ascii=False),
-                 profile.notice_contact, ruleset.version])
-            if cur.rowcount:
-                out.append(int(cur.lastrowid or 0))
+        notice_id = notice_rows.insert_storefront(store, {
+            "brand": brand, "program": program.name, "marketplace": market,
+            "storefront": storefront, "sellers": json.dumps(sellers),
+            "listings": json.dumps([{"listing_id": lid, "url": url, "seller": s}
+                                    for lid, url, s in listings], ensure_ascii=False),
+            "cases": len(listings), "created_at": now(), "created_by": by,
+            "sweep_id": sweep_id, "sender": json.dumps(sender, ensure_ascii=False),
+            "rights": json.dumps({"trademark": mark}, ensure_ascii=False),
+            "recipient": profile.notice_contact, "ruleset_version": ruleset.version})
+        if notice_id is not None:
+            out.append(notice_id)
     return out

@@ -28,6 +28,7 @@ from crawler.notices import escaping
 from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, Verbatim, shown
 from crawler.notices.programs import PROGRAMS, VERO_REASONS
 from crawler.store import Store
+from crawler.store import notices as notice_rows
 from crawler.vocab import NOTICE_FORMATS
 
 FORMATS = NOTICE_FORMATS  # every format a notice exports to
@@ -67,17 +68,16 @@ def _markdown_value(value: Any) -> Any:
 
 def notice(store: Store, notice_id: int) -> dict[str, Any]:
     """A notice with its sender, rights and items (each with its evidence)."""
-    rows = list(store.db.query("select * from notices where id = ?", [notice_id]))
-    if not rows:
+    row = notice_rows.get(store, notice_id)
+    if row is None:
         raise UnknownNotice(f"no notice {notice_id} in {store.path}; `brandsweep notices "
                             "list` shows the drafts")
-    n = dict(rows[0])
+    n = row
     n["sender"] = json.loads(n["sender"])
     n["rights"] = json.loads(n["rights"] or "{}")
     n["program_title"] = PROGRAMS[n["program"]].title
     n["items"] = []
-    for item in store.db.query("select * from notice_items where notice_id = ? order by "
-                               "position", [notice_id]):
+    for item in notice_rows.items(store, notice_id):
         item = dict(item, evidence=json.loads(item["evidence"]),
                     rules=json.loads(item["rules"]))
         item["reason_text"] = VERO_REASONS.get(item["reason_code"] or "", "")

@@ -8,64 +8,39 @@ import json
 from typing import Any
 
 from crawler.exceptions import NoStore
-from crawler.store import Store
+from crawler.store import Store, cases, evaluations, listings, notices, sweeps
+from crawler.store import networks as network_rows
 
 HISTORY = 10  # sweeps shown in the history chart
 THUMBNAILS = 24  # new cases shown with their screenshot
 
 
 def last_sweep(store: Store) -> int:
-    row = store.db.conn.execute("select max(id) from sweeps where finished is not null"
-                                ).fetchone()
-    if row is None or row[0] is None:
+    found = sweeps.last_finished(store)
+    if found is None:
         raise NoStore(f"{store.path} holds no finished sweep yet: run `brandsweep sweep "
                       "--brand NAME` first")
-    return int(row[0])
+    return found
 
 
 def gather(store: Store, sweep_id: int) -> dict[str, Any]:
     """Everything the report shows about sweep ``sweep_id``."""
-    found = list(store.db.query("select * from sweeps where id = ?", [sweep_id]))
-    if not found:
+    found = sweeps.find(store, sweep_id)
+    if found is None:
         raise NoStore(f"no sweep {sweep_id} in {store.path}; `brandsweep report --last` "
                       "reports the latest")
-    sweep = dict(found[0])
+    sweep = found
     stats = json.loads(sweep["stats"] or "{}")
     brand = sweep["brand"]
-    conn = store.db.conn
-    new_cases = [dict(zip(("id", "marketplace", "listing_id", "stage", "score", "title",
-                           "price", "currency", "seller", "url", "screenshot",
-                           "relisted_from"), r, strict=True)) for r in conn.execute(
-        "select c.id, c.marketplace, c.listing_id, c.stage, c.score, l.title, l.price, "
-        "l.currency, l.seller, l.url, v.screenshot, c.relisted_from from cases c join "
-        "listings l on l.marketplace = c.marketplace and l.listing_id = c.listing_id "
-        "left join evidence v on v.case_id = c.id where c.sweep_id = ? order by "
-        "c.score desc, c.id", [sweep_id])]
+    new_cases = cases.opened_by(store, sweep_id)
     by_stage: dict[str, dict[str, int]] = {}
     for c in new_cases:
         row = by_stage.setdefault(c["stage"] or "none", {})
         row[c["marketplace"]] = row.get(c["marketplace"], 0) + 1
-    drafts = [dict(zip(("id", "program", "marketplace", "seller", "items"), r, strict=True))
-              for r in conn.execute(
-        "select n.id, n.program, n.marketplace, n.seller, (select count(*) from "
-        "notice_items i where i.notice_id = n.id) from notices n where n.sweep_id = ? "
-        "order by n.id", [sweep_id])]
+    drafts = notices.drafted_by(store, sweep_id)
     # a price drop: this sweep saw a lower price than the listing's previous observation
-    drops = [dict(zip(("marketplace", "listing_id", "title", "old", "new", "currency"), r,
-                      strict=True)) for r in conn.execute(
-        "select o.marketplace, o.listing_id, o.title, p.price, o.price, o.currency from "
-        "observations o join observations p on p.marketplace = o.marketplace and "
-        "p.listing_id = o.listing_id and p.sweep_id = (select max(q.sweep_id) from "
-        "observations q where q.marketplace = o.marketplace and q.listing_id = "
-        "o.listing_id and q.sweep_id < o.sweep_id) where o.sweep_id = ? and "
-        "cast(o.price as real) < cast(p.price as real) order by o.marketplace, "
-        "o.listing_id", [sweep_id])]
-    relistings = [dict(zip(("case", "of", "marketplace", "title"), r, strict=True))
-                  for r in conn.execute(
-        "select c.id, c.relisted_from, c.marketplace, l.title from case_events e join "
-        "cases c on c.id = e.case_id join listings l on l.marketplace = c.marketplace and "
-        "l.listing_id = c.listing_id where e.sweep_id = ? and e.action = 'link' "
-        "order by c.id", [sweep_id])]
+    drops = listings.price_drops(store, sweep_id)
+    relistings = cases.linked_by(store, sweep_id)
     return {
         "sweep": {k: sweep[k] for k in ("id", "kind", "brand", "campaign", "started",
                                         "finished", "status", "resumes")},
@@ -103,44 +78,21 @@ def networks(store: Store, brand: str) -> list[dict[str, Any]]:
     """The brand's seller networks of two or more accounts, largest first: members, the
     network's cases, and the photos its accounts show (thumbnail paths relative to the
     store's images folder)."""
-    conn = store.db.conn
-    if "seller_networks" not in store.db.table_names():
-        return []
     out = []
-    for network, _size, reasons in conn.execute(
-            "select network, max(size), max(reasons) from seller_networks where brand = ? "
-            "and size > 1 group by network order by max(size) desc, network limit ?",
-            [brand, NETWORKS]).fetchall():
-        members = [f"{m}: {s}" for m, s in conn.execute(
-            "select marketplace, seller from seller_networks where brand = ? and "
-            "network = ? order by 1, 2", [brand, network])]
-        cases = conn.execute(
-            "select count(*) from cases c join listings l on l.marketplace = c.marketplace "
-            "and l.listing_id = c.listing_id join seller_networks n on n.brand = c.brand "
-            "and n.marketplace = c.marketplace and n.seller = l.seller where c.brand = ? "
-            "and n.network = ? and c.status != 'dismissed'", [brand, network]).fetchone()[0]
-        photos = [r[0] for r in conn.execute(
-            "select i.thumbnail from seller_networks n join listings l on l.marketplace = "
-            "n.marketplace and l.seller = n.seller join listing_images li on "
-            "li.marketplace = l.marketplace and li.listing_id = l.listing_id join images i "
-            "on i.sha256 = li.sha256 where n.brand = ? and n.network = ? group by i.sha256 "
-            "order by count(*) desc, i.sha256 limit ?", [brand, network, NETWORK_PHOTOS])]
-        out.append({"network": network, "members": members, "cases": cases,
+    for network, _size, reasons in network_rows.largest(store, brand, NETWORKS):
+        members = [f"{m}: {s}" for m, s in network_rows.members(store, brand, network)]
+        count = network_rows.cases(store, brand, network)
+        photos = network_rows.photos(store, brand, network, NETWORK_PHOTOS)
+        out.append({"network": network, "members": members, "cases": count,
                     "linked_by": json.loads(reasons or "[]"), "photos": photos})
     return out
 
 
 def history(store: Store, brand: str | None, upto: int) -> dict[str, Any]:
     """Suspects (listings at a stage) seen per marketplace in the brand's last sweeps."""
-    sweeps = [r[0] for r in store.db.conn.execute(
-        "select id from sweeps where brand is ? and id <= ? and finished is not null "
-        "order by id desc limit ?", [brand, upto, HISTORY])][::-1]
+    ids = sweeps.finished_before(store, brand, upto, HISTORY)
     series: dict[str, list[int]] = {}
-    for i, sweep_id in enumerate(sweeps):
-        for market, n in store.db.conn.execute(
-                "select o.marketplace, count(*) from observations o join evaluations e on "
-                "e.brand = ? and e.marketplace = o.marketplace and e.listing_id = "
-                "o.listing_id where o.sweep_id = ? and e.stage is not null group by "
-                "o.marketplace", [brand, sweep_id]):
-            series.setdefault(market, [0] * len(sweeps))[i] = n
-    return {"sweeps": sweeps, "series": series}
+    for i, sweep_id in enumerate(ids):
+        for market, n in evaluations.suspects_seen(store, brand, sweep_id).items():
+            series.setdefault(market, [0] * len(ids))[i] = n
+    return {"sweeps": ids, "series": series}

@@ -5,7 +5,6 @@ images, served by case id from the store's evidence folder only."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -18,6 +17,8 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from crawler.cases import evidence as ev
+from crawler.store import db as store_db
+from crawler.store import evidence as evidence_rows
 
 PLUGIN_NAME = "brandsweep-evidence"
 hookimpl: Callable[[Callable[..., Any]], Callable[..., Any]] = _hookimpl  # pluggy's, untyped
@@ -57,13 +58,8 @@ class EvidencePlugin:
     async def screenshot(self, request: Any) -> Response:
         case_id = int(request.url_vars["case_id"])
         # the store is opened read-only: browsing never writes to it
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            row = con.execute("select screenshot from evidence where case_id = ?",
-                              [case_id]).fetchone()
-        finally:
-            con.close()
-        path = (self.base / row[0]).resolve() if row and row[0] else None
+        found = evidence_rows.screenshot_read_only(self.db, case_id)
+        path = (self.base / found).resolve() if found else None
         if path is None or not path.is_relative_to(self.base) or not path.is_file():
             return Response.text("no screenshot for this case", status=404)
         return Response(path.read_bytes(), content_type="image/png",
@@ -77,10 +73,6 @@ def datasette(db: Path) -> Datasette:
         pm.unregister(name=PLUGIN_NAME)
     pm.register(EvidencePlugin(db), name=PLUGIN_NAME)
     # immutable readers skip the WAL: fold what it holds into the file first
-    con = sqlite3.connect(db)
-    try:
-        con.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        con.close()
+    store_db.checkpoint(db)
     return Datasette(immutables=[str(db)], metadata=metadata(db),
                      settings={"default_page_size": 50, "sql_time_limit_ms": 5000})

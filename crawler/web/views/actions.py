@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from crawler.cases import lifecycle as cases
 from crawler.exceptions import BrandsweepError
+from crawler.store import cases as case_rows
 from crawler.web.app import Workbench
 
 DEFAULT_REASONS = {"confirm": "confirmed in the workbench"}
@@ -38,9 +39,7 @@ async def decide(request: Request) -> Response:
             done = cases.transition(store, ids, action, bench.user, reason)
     except BrandsweepError as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
-    statuses = {r["id"]: r["status"] for r in store.db.query(
-        "select id, status from cases where id in (select value from json_each(?))",
-        [str(done)])}
+    statuses = case_rows.statuses(store, done)
     return JSONResponse({"done": done, "statuses": {str(k): v for k, v in statuses.items()}})
 
 

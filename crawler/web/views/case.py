@@ -14,6 +14,8 @@ from starlette.routing import Route
 from crawler.cases import evidence as ev
 from crawler.cases import lifecycle as cases
 from crawler.exceptions import UnknownCase
+from crawler.store import cases as case_rows
+from crawler.store import evidence as evidence_rows
 from crawler.web import highlight, pricing
 from crawler.web.app import Workbench, page
 from crawler.web.security import SNAPSHOT_CSP
@@ -34,21 +36,12 @@ async def case_page(request: Request) -> Response:
         return page(request, "error.html", status_code=404, message=str(exc))
     x = c["listing"]
     matches = c.get("evaluation", {}).get("matches", [])
-    others = list(store.db.query(
-        "select c.id, c.stage, c.score, c.status, l.title, l.price, l.currency from "
-        "listings l join cases c on c.brand = ? and c.marketplace = l.marketplace and "
-        "c.listing_id = l.listing_id where l.marketplace = ? and l.seller = ? and "
-        "c.id != ? order by c.score desc, c.id limit ?",
-        [c["brand"], x["marketplace"], x["seller"], c["id"], OTHER_CASES])) \
-        if x["seller"] else []
+    others = case_rows.same_seller(store, c["brand"], x["marketplace"], x["seller"],
+                                   c["id"], OTHER_CASES) if x["seller"] else []
     relisted = None
     if c["relisted_from"]:
-        relisted = next(iter(store.db.query(
-            "select c.id, c.status, c.listing_id, l.title, l.url from cases c join listings "
-            "l on l.marketplace = c.marketplace and l.listing_id = c.listing_id where "
-            "c.id = ?", [c["relisted_from"]])), None)
-    relisted_as = list(store.db.query("select id, status from cases where relisted_from "
-                                      "= ?", [c["id"]]))
+        relisted = case_rows.relisted_from(store, c["relisted_from"])
+    relisted_as = case_rows.relisted_as(store, c["id"])
     return page(request, "case.html", case=c, listing=x, matches=matches,
                 title=highlight.marked(x["title"], matches, "title"),
                 description=highlight.marked(x["description"], matches, "description"),
@@ -59,12 +52,11 @@ async def case_page(request: Request) -> Response:
 def _evidence_file(request: Request, kind: str) -> Path | None:
     """The case's evidence file, only if it lies inside the store's evidence folder."""
     bench: Workbench = request.app.state.bench
-    rows = list(bench.store().db.query(f"select {kind} from evidence where case_id = ?",  # noqa: S608
-                                       [_case_id(request)]))
-    if not rows or not rows[0][kind]:
+    found = evidence_rows.file_of(bench.store(), _case_id(request), kind)
+    if found is None:
         return None
     base = ev.folder(bench.db).resolve()
-    path: Path = (base / str(rows[0][kind])).resolve()
+    path: Path = (base / found).resolve()
     if not path.is_relative_to(base) or not path.is_file():
         return None
     return path

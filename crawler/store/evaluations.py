@@ -1,0 +1,59 @@
+"""Evaluations: the current verdict of each brand's rule set on each listing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from crawler.store.db import Connection, now
+
+
+def save(store: Connection, brand: str,
+         rows: Iterable[tuple[str, str, str, int, str | None, str]],
+         sweep_id: int | None = None) -> int:
+    """Store (marketplace, listing_id, version, score, stage, matches JSON) rows in one
+    transaction, replacing the brand's previous verdicts; return how many."""
+    at = now()
+    data = [(brand, m, lid, version, score, stage, matches, at, sweep_id)
+            for m, lid, version, score, stage, matches in rows]
+    with store.transaction() as conn:
+        conn.executemany(
+            "insert into evaluations (brand, marketplace, listing_id, version, score, "
+            "stage, matches, evaluated_at, sweep_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "on conflict (brand, marketplace, listing_id) do update set "
+            "version = excluded.version, score = excluded.score, stage = excluded.stage, "
+            "matches = excluded.matches, evaluated_at = excluded.evaluated_at, "
+            "sweep_id = coalesce(excluded.sweep_id, evaluations.sweep_id)", data)
+    return len(data)
+
+
+def stage_counts(store: Connection, brand: str, sweep_id: int | None = None
+                 ) -> dict[str, int]:
+    """Listings per stage for ``brand`` (only those seen by ``sweep_id`` if given)."""
+    sql = ("select e.stage, count(*) as n from evaluations e where e.brand = ? and "
+           "e.stage is not null")
+    params: list[Any] = [brand]
+    if sweep_id is not None:
+        sql += (" and exists (select 1 from observations o where o.sweep_id = ? and "
+                "o.marketplace = e.marketplace and o.listing_id = e.listing_id)")
+        params.append(sweep_id)
+    return {r["stage"]: r["n"] for r in store.db.query(sql + " group by e.stage", params)}
+
+
+def of_listing(store: Connection, brand: str, marketplace: str, listing_id: str
+               ) -> dict[str, Any] | None:
+    """The brand's verdict on the listing (``matches`` decoded), or None."""
+    rows = list(store.db.query(
+        "select version, score, stage, matches, evaluated_at from evaluations where "
+        "brand = ? and marketplace = ? and listing_id = ?", [brand, marketplace, listing_id]))
+    return dict(rows[0], matches=json.loads(rows[0]["matches"])) if rows else None
+
+
+def suspects_seen(store: Connection, brand: str | None, sweep_id: int) -> dict[str, int]:
+    """Per marketplace, how many listings the sweep saw that the brand stages."""
+    return dict(store.conn.execute(
+        "select o.marketplace, count(*) from observations o join evaluations e on "
+        "e.brand = ? and e.marketplace = o.marketplace and e.listing_id = "
+        "o.listing_id where o.sweep_id = ? and e.stage is not null group by "
+        "o.marketplace", [brand, sweep_id]).fetchall())
