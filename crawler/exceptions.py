@@ -5,6 +5,10 @@ The CLI prints ``str(error)`` on one line and exits with the error's ``exit_code
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
 
 class BrandsweepError(Exception):
     """Root of brandsweep's own errors; ``exit_code`` is what the CLI exits with."""
@@ -114,3 +118,12 @@ class RedisUnavailable(UserError):
         self.reason = reason
         super().__init__(f"Redis at {url} is unavailable ({reason}): start redis-server "
                          "or check --redis")
+
+
+def known(found: _T | None, error: type[UserError], what: str, key: object, where: object,
+          shows: str) -> _T:
+    """``found``, or ``error`` saying there is no ``what`` ``key`` in ``where`` and which
+    command shows the ones there are."""
+    if found is None:
+        raise error(f"no {what} {key} in {where}; {shows}")
+    return found

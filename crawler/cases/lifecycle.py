@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.exceptions import CaseStateError, UnknownCase
+from crawler.exceptions import CaseStateError, UnknownCase, known
 from crawler.store import Store, evaluations, evidence, listings, notices, now
 from crawler.store import cases as case_rows
 
@@ -179,11 +179,8 @@ def cases(store: Store, brand: str | None = None, stage: str | None = None,
 
 def case(store: Store, case_id: int) -> dict[str, Any]:
     """One case in full: listing, verdict, evidence, notices and every event."""
-    found = case_rows.get(store, case_id)
-    if found is None:
-        raise UnknownCase(f"no case {case_id} in {store.path}; `brandsweep review list` "
-                          "shows the cases")
-    out = found
+    out = known(case_rows.get(store, case_id), UnknownCase, "case", case_id, store.path,
+                "`brandsweep review list` shows the cases")
     out["listing"] = listings.get(store, out["marketplace"], out["listing_id"])
     verdict = evaluations.of_listing(store, out["brand"], out["marketplace"],
                                      out["listing_id"])
@@ -208,10 +205,8 @@ def undo(store: Store, case_ids: Iterable[int], by: str) -> list[int]:
     at = now()
     with store.transaction():
         for case_id in ids:
-            status = case_rows.status(store, case_id)
-            if status is None:
-                raise UnknownCase(f"no case {case_id} in {store.path}; `brandsweep review "
-                                  "list` shows the cases")
+            status = known(case_rows.status(store, case_id), UnknownCase, "case", case_id,
+                           store.path, "`brandsweep review list` shows the cases")
             last = _last_decision(store, case_id)
             if last is None or last[3] != status:
                 raise CaseStateError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler.cases import lifecycle as case_log
-from crawler.exceptions import CaseStateError, UnknownNotice
+from crawler.exceptions import CaseStateError, UnknownNotice, known
 from crawler.store import Store, now
 from crawler.store import notices as notice_rows
 
@@ -24,10 +24,8 @@ def mark_submitted(store: Store, notice_ids: list[int], by: str) -> int:
     at = now()
     with store.transaction():
         for notice_id in notice_ids:
-            status = notice_rows.status(store, notice_id)
-            if status is None:
-                raise UnknownNotice(f"no notice {notice_id} in {store.path}; `brandsweep "
-                                    "notices list` shows the drafts")
+            status = known(notice_rows.status(store, notice_id), UnknownNotice, "notice",
+                           notice_id, store.path, "`brandsweep notices list` shows the drafts")
             if status != "draft":
                 raise CaseStateError(f"notice {notice_id} is already {status}; nothing was "
                                      "changed")

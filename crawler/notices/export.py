@@ -23,7 +23,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from crawler.exceptions import TemplateProblem, UnknownNotice
+from crawler.exceptions import TemplateProblem, UnknownNotice, known
 from crawler.notices import escaping
 from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, Verbatim, shown
 from crawler.notices.programs import PROGRAMS, VERO_REASONS
@@ -68,11 +68,8 @@ def _markdown_value(value: Any) -> Any:
 
 def notice(store: Store, notice_id: int) -> dict[str, Any]:
     """A notice with its sender, rights and items (each with its evidence)."""
-    row = notice_rows.get(store, notice_id)
-    if row is None:
-        raise UnknownNotice(f"no notice {notice_id} in {store.path}; `brandsweep notices "
-                            "list` shows the drafts")
-    n = row
+    n = known(notice_rows.get(store, notice_id), UnknownNotice, "notice", notice_id,
+              store.path, "`brandsweep notices list` shows the drafts")
     n["sender"] = json.loads(n["sender"])
     n["rights"] = json.loads(n["rights"] or "{}")
     n["program_title"] = PROGRAMS[n["program"]].title

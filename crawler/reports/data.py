@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crawler.exceptions import NoStore
+from crawler.exceptions import NoStore, known
 from crawler.store import Store, cases, evaluations, listings, notices, sweeps
 from crawler.store import networks as network_rows
 
@@ -25,11 +25,8 @@ def last_sweep(store: Store) -> int:
 
 def gather(store: Store, sweep_id: int) -> dict[str, Any]:
     """Everything the report shows about sweep ``sweep_id``."""
-    found = sweeps.find(store, sweep_id)
-    if found is None:
-        raise NoStore(f"no sweep {sweep_id} in {store.path}; `brandsweep report --last` "
-                      "reports the latest")
-    sweep = found
+    sweep = known(sweeps.find(store, sweep_id), NoStore, "sweep", sweep_id, store.path,
+                  "`brandsweep report --last` reports the latest")
     stats = json.loads(sweep["stats"] or "{}")
     brand = sweep["brand"]
     new_cases = cases.opened_by(store, sweep_id)

@@ -174,19 +174,19 @@ class ListingContext(dict[str, int]):
         assert test.reused_by_sellers is not None
         others = int(facts.get("image_sellers", 0))
         return SelectionResult(others >= test.reused_by_sellers, note=(
-            f"the same photo is shown by {others} other seller{'s' * (others != 1)}"))
+            f"the same photo is shown by {_counted(others, 'other seller')}"))
 
     def _seller(self, test: SellerTest) -> SelectionResult:
         facts = self.facts
         if test.network_cases is not None:
             cases = int(facts.get("network_cases", 0))
+            network = facts.get("network") or "(none)"
             return SelectionResult(cases >= test.network_cases, note=(
-                f"seller network {facts.get('network') or '(none)'} has {cases} confirmed "
-                f"counterfeit case{'s' * (cases != 1)}"))
+                f"seller network {network} has {_counted(cases, 'confirmed counterfeit case')}"))
         assert test.takedowns is not None
         gone = int(facts.get("seller_takedowns", 0))
-        return SelectionResult(gone >= test.takedowns, note=(
-            f"{gone} listing{'s' * (gone != 1)} of this seller taken down"))
+        return SelectionResult(gone >= test.takedowns,
+                               note=f"{_counted(gone, 'listing')} of this seller taken down")
 
     def _price(self, spec: Selection) -> SelectionResult:
         rs = self.ruleset
@@ -211,3 +211,7 @@ class ListingContext(dict[str, int]):
             f"price {price_cmp:.2f} {cur} {'<' if ok else '>='} {spec.share:.0%} of "
             f"{product.name} MSRP {msrp:.2f} {cur}"))
 
+
+def _counted(n: int, thing: str) -> str:
+    """``1 listing``, ``2 listings``: how explanations count."""
+    return f"{n} {thing}{'s' * (n != 1)}"

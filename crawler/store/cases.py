@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.store.db import Connection
+from crawler.store.db import Connection, one_row, where_equal
 
 # a case with the columns of its listing, as every reader of cases wants it
 CASE_ROW = ("select c.id, c.brand, c.marketplace, c.listing_id, c.stage, c.score, c.status, "
@@ -118,19 +118,13 @@ def relisting_candidates(store: Connection, brand: str, removed: bool
 def listed(store: Connection, brand: str | None = None, stage: str | None = None,
            status: str | None = None) -> list[dict[str, Any]]:
     """Cases with their listing's columns and ``has_evidence``, oldest first."""
-    sql = CASE_ROW + " where 1 = 1"
-    params: list[Any] = []
-    for column, value in (("brand", brand), ("stage", stage), ("status", status)):
-        if value is not None:
-            sql += f" and c.{column} = ?"
-            params.append(value)
-    return list(store.db.query(sql + " order by c.id", params))
+    where, params = where_equal("c", {"brand": brand, "stage": stage, "status": status})
+    return list(store.db.query(CASE_ROW + where + " order by c.id", params))
 
 
 def get(store: Connection, case_id: int) -> dict[str, Any] | None:
     """The case's own row, or None."""
-    rows = list(store.db.query("select * from cases where id = ?", [case_id]))
-    return dict(rows[0]) if rows else None
+    return one_row(store, "select * from cases where id = ?", [case_id])
 
 
 def statuses(store: Connection, case_ids: list[int]) -> dict[int, str]:

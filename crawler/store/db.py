@@ -21,6 +21,7 @@ from crawler.exceptions import StoreUnusable
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _T = TypeVar("_T")
+_R = TypeVar("_R", bound=tuple[Any, ...])  # a row of the caller's own shape
 
 
 def now() -> str:
@@ -148,6 +149,32 @@ class Connection:
                 yield self.db.conn
         finally:
             self._depth = 0
+
+
+def where_equal(alias: str, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`` where`` clauses for the filters given (a None value: no filter) on table
+    ``alias``, and their parameters; the column names are ours, never a user's."""
+    given = {column: value for column, value in filters.items() if value is not None}
+    clauses = [f"{alias}.{column} = ?" for column in given]
+    return (" where " + " and ".join(clauses)) if clauses else "", list(given.values())
+
+
+def one_row(store: Connection, sql: str, params: list[Any]) -> dict[str, Any] | None:
+    """The first row ``sql`` gives, as a dict, or None."""
+    rows = list(store.db.query(sql, params))
+    return dict(rows[0]) if rows else None
+
+
+def replace_brand_rows(store: Connection, table: str, columns: tuple[str, ...], brand: str,
+                       rows: list[_R]) -> list[_R]:
+    """Replace every row of ``brand`` in ``table`` (a table the store derives anew each
+    sweep, first column ``brand``) with ``rows``, in one transaction; return them."""
+    marks = ", ".join("?" * len(columns))
+    with store.transaction() as conn:
+        conn.execute(f"delete from {table} where brand = ?", [brand])  # noqa: S608 (ours)
+        conn.executemany(f"insert into {table} ({', '.join(columns)}) values ({marks})",  # noqa: S608
+                         rows)
+    return rows
 
 
 def checkpoint(path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from crawler.store.db import Connection, now
+from crawler.store.db import Connection, now, replace_brand_rows
 
 
 def has_images(store: Connection, marketplace: str, listing_id: str) -> bool:
@@ -75,10 +75,6 @@ def save_facts(store: Connection, brand: str, facts: dict[tuple[str, str], str]
     the (brand, marketplace, listing_id, facts, computed_at) rows written."""
     at = now()
     rows = [(brand, m, lid, f, at) for (m, lid), f in facts.items()]
-    with store.transaction() as conn:
-        conn.execute("delete from listing_facts where brand = ?", [brand])
-        conn.executemany(
-            "insert into listing_facts (brand, marketplace, listing_id, facts, "
-            "computed_at) values (?, ?, ?, ?, ?)", rows)
-    return rows
+    return replace_brand_rows(store, "listing_facts", (
+        "brand", "marketplace", "listing_id", "facts", "computed_at"), brand, rows)
 

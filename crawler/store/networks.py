@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.store.db import Connection
+from crawler.store.db import Connection, replace_brand_rows
 
 Row = tuple[str, str, str, str, int, str, str]
 
@@ -12,12 +12,9 @@ Row = tuple[str, str, str, str, int, str, str]
 def save(store: Connection, brand: str, rows: list[Row]) -> list[Row]:
     """Replace the brand's (brand, marketplace, seller, network, size, reasons JSON,
     updated_at) rows; return them."""
-    with store.transaction() as conn:
-        conn.execute("delete from seller_networks where brand = ?", [brand])
-        conn.executemany(
-            "insert into seller_networks (brand, marketplace, seller, network, size, "
-            "reasons, updated_at) values (?, ?, ?, ?, ?, ?, ?)", rows)
-    return rows
+    return replace_brand_rows(store, "seller_networks", (
+        "brand", "marketplace", "seller", "network", "size", "reasons", "updated_at"),
+        brand, rows)
 
 
 def largest(store: Connection, brand: str, limit: int) -> list[tuple[str, int, str | None]]:

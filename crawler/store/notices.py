@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crawler.store.db import Connection, now
+from crawler.store.db import Connection, now, one_row, where_equal
 
 
 def listed(store: Connection, brand: str | None = None, status: str | None = None,
@@ -15,19 +15,14 @@ def listed(store: Connection, brand: str | None = None, status: str | None = Non
     """Notices with their item counts, oldest first."""
     sql = ("select n.id, n.brand, n.program, n.marketplace, n.seller, n.status, "
            "n.created_at, n.submitted_at, n.part, n.parts, (select count(*) from "
-           "notice_items i where i.notice_id = n.id) as items from notices n where 1 = 1")
-    params: list[Any] = []
-    for column, value in (("brand", brand), ("status", status), ("program", program)):
-        if value is not None:
-            sql += f" and n.{column} = ?"
-            params.append(value)
-    return list(store.db.query(sql + " order by n.id", params))
+           "notice_items i where i.notice_id = n.id) as items from notices n")
+    where, params = where_equal("n", {"brand": brand, "status": status, "program": program})
+    return list(store.db.query(sql + where + " order by n.id", params))
 
 
 def get(store: Connection, notice_id: int) -> dict[str, Any] | None:
     """The notice's row, or None."""
-    rows = list(store.db.query("select * from notices where id = ?", [notice_id]))
-    return dict(rows[0]) if rows else None
+    return one_row(store, "select * from notices where id = ?", [notice_id])
 
 
 def items(store: Connection, notice_id: int) -> list[dict[str, Any]]:

@@ -151,11 +151,11 @@ def _images(db: sqlite_utils.Database) -> None:
 @migration("0007_seller_networks")
 def _seller_networks(db: sqlite_utils.Database) -> None:
     # which seller accounts one operator runs, per brand (crawler.cases.networks)
-    db.table("seller_networks").create({
-        "brand": str, "marketplace": str, "seller": str, "network": str, "size": int,
-        "reasons": str, "updated_at": str,
-    }, pk=("brand", "marketplace", "seller"), not_null={"network"})
-    db.table("seller_networks").create_index(["brand", "network"])
+    networks = db.table("seller_networks")
+    networks.create({"brand": str, "marketplace": str, "seller": str, "network": str,
+                     "size": int, "reasons": str, "updated_at": str},
+                    pk=("brand", "marketplace", "seller"), not_null={"network"})
+    networks.create_index(["brand", "network"])  # a network's members
 
 
 @migration("0008_storefront_notices")
