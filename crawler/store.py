@@ -720,3 +720,8 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# the monitor's migration and queries live in a module of their own; importing it here
+# registers its migration with every store
+from crawler import store_monitor as _store_monitor  # noqa: E402, F401

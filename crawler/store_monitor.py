@@ -1,0 +1,93 @@
+"""The store's side of sweep monitoring (``crawler.monitor``): each marketplace's figures
+per sweep (listings, result pages, field coverage), kept so later sweeps can compare
+themselves with the ones before. All of this module's SQL; it moves into the store
+package as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from crawler.store import migration, now
+
+# listing fields -> how the store tells that a listing has it (its ``listings`` column)
+_EMPTY = ("", "[]")
+
+
+@migration("0010_marketplace_health")
+def _marketplace_health(db: sqlite_utils.Database) -> None:
+    # one row per marketplace of each sweep; `coverage` is JSON {field: listings with it},
+    # `plan` the keywords and page limit (listings and pages compare only within one plan)
+    db.table("marketplace_health").create({
+        "sweep_id": int, "marketplace": str, "kind": str, "brand": str, "campaign": str,
+        "plan": str, "status": str, "listings": int, "pages": int, "coverage": str,
+        "recorded_at": str,
+    }, pk=("sweep_id", "marketplace"), not_null={"status", "listings", "pages", "coverage"},
+        foreign_keys=[("sweep_id", "sweeps", "id")])
+    db.table("marketplace_health").create_index(["brand", "marketplace", "sweep_id"])
+
+
+def field_counts(db: sqlite_utils.Database, sweep_id: int, marketplace: str,
+                 fields: list[str]) -> tuple[int, dict[str, int]]:
+    """How many listings of ``marketplace`` sweep ``sweep_id`` saw, and how many of them
+    have each of ``fields`` (a value that is not null, empty text or an empty list).
+    The listing rows hold what the latest sighting (this sweep's) extracted."""
+    from crawler.profiles import LISTING_FIELDS
+
+    unknown = [f for f in fields if f not in LISTING_FIELDS]
+    if unknown:  # column names are formatted in: only the known ones
+        raise ValueError(f"not listing fields: {unknown}")
+    parts = [f"sum(case when l.[{f}] is not null and cast(l.[{f}] as text) not in "
+             f"(?, ?) then 1 else 0 end)" for f in fields]
+    params: list[Any] = [v for _ in fields for v in _EMPTY]
+    # only our own column names are formatted in; every value is bound
+    sql = (f"select count(*){''.join(', ' + p for p in parts)} from observations o "  # noqa: S608
+           "join listings l on l.marketplace = o.marketplace and l.listing_id = "
+           "o.listing_id where o.sweep_id = ? and o.marketplace = ?")
+    row = db.conn.execute(sql, [*params, sweep_id, marketplace]).fetchone()
+    return int(row[0]), {f: int(row[i + 1] or 0) for i, f in enumerate(fields)}
+
+
+def record(db: sqlite_utils.Database, *, sweep_id: int, marketplace: str, kind: str,
+           brand: str | None, campaign: str | None, plan: str, status: str, listings: int,
+           pages: int, coverage: dict[str, int]) -> None:
+    """Keep one marketplace's figures for one sweep (a resumed sweep replaces its row)."""
+    with db.conn:
+        db.conn.execute(
+            "insert or replace into marketplace_health (sweep_id, marketplace, kind, brand, "
+            "campaign, plan, status, listings, pages, coverage, recorded_at) values "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [sweep_id, marketplace, kind, brand, campaign, plan, status, listings, pages,
+             json.dumps(coverage, sort_keys=True), now()])
+
+
+def history(db: sqlite_utils.Database, *, marketplace: str, kind: str, brand: str | None,
+            campaign: str | None, before: int, limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` healthy (``ok``) sweeps of the same brand (or campaign) on
+    ``marketplace`` before sweep ``before``, newest first."""
+    rows = db.conn.execute(
+        "select sweep_id, plan, listings, pages, coverage from marketplace_health where "
+        "marketplace = ? and kind = ? and brand is ? and campaign is ? and sweep_id < ? "
+        "and status = 'ok' order by sweep_id desc limit ?",
+        [marketplace, kind, brand, campaign, before, limit]).fetchall()
+    return [{"sweep_id": r[0], "plan": r[1], "listings": r[2], "pages": r[3],
+             "coverage": json.loads(r[4])} for r in rows]
+
+
+def series(db: sqlite_utils.Database, *, brand: str | None, campaign: str | None,
+           upto: int, sweeps: int) -> list[dict[str, Any]]:
+    """Every marketplace's figures in the last ``sweeps`` sweeps of the brand (or
+    campaign) up to ``upto``, oldest first, for the report."""
+    if "marketplace_health" not in db.table_names():
+        return []
+    rows = db.conn.execute(
+        "select h.sweep_id, h.marketplace, h.status, h.listings, h.pages, h.coverage from "
+        "marketplace_health h where h.brand is ? and h.campaign is ? and h.sweep_id in "
+        "(select distinct sweep_id from marketplace_health where brand is ? and campaign "
+        "is ? and sweep_id <= ? order by sweep_id desc limit ?) order by h.sweep_id, "
+        "h.marketplace", [brand, campaign, brand, campaign, upto, sweeps]).fetchall()
+    return [{"sweep_id": r[0], "marketplace": r[1], "status": r[2], "listings": r[3],
+             "pages": r[4], "coverage": json.loads(r[5])} for r in rows]
