@@ -232,11 +232,12 @@ def demo(seed: int, db: Path) -> None:
 
 
 from crawler.cli import cases as _cases  # noqa: E402  (registers the subcommands)
+from crawler.cli import outcomes as _outcomes  # noqa: E402
 from crawler.cli import rules as _rules  # noqa: E402
 from crawler.cli import schedule as _schedule  # noqa: E402
 
 cli.add_command(_rules.rules)
 for _command in (_cases.review, _cases.notices, _cases.evidence, _cases.verify,
-                 _schedule.schedule, _schedule.report):
+                 _schedule.schedule, _schedule.report, _outcomes.outcomes):
     cli.add_command(_command)
 from crawler.cli import serve as _serve  # noqa: E402, F401  (serve, browse, listings, store)
