@@ -54,9 +54,11 @@ def percent(share: float) -> str:
 
 
 def monitored_fields(profile: MarketplaceProfile) -> list[str]:
-    """The fields whose coverage is watched: every field the profile extracts (on cards
-    or detail pages) except the required ones (no card without them) and ``ignore``."""
-    fields = dict.fromkeys([*profile.listing.fields, *profile.detail.fields])
+    """The fields whose coverage is watched: every field the profile extracts (on cards,
+    and on detail pages unless it never fetches them) except the required ones (no card
+    without them) and ``ignore``."""
+    detail = profile.detail.fields if profile.detail.when != "never" else {}
+    fields = dict.fromkeys([*profile.listing.fields, *detail])
     return [f for f in fields if f not in REQUIRED_FIELDS and f not in profile.monitor.ignore]
 
 
@@ -117,6 +119,7 @@ def check(store: Store, profiles: list[MarketplaceProfile], health: dict[str, di
                "plan": plan}
         h["coverage"] = {f: round(n / listings, 4) if listings else None
                          for f, n in counts.items()}
+        drops: list[Drop] = []
         if h.get("status") == "ok":
             earlier = store_monitor.history(
                 store.db, marketplace=profile.name, kind=kind, brand=brand,
@@ -133,5 +136,6 @@ def check(store: Store, profiles: list[MarketplaceProfile], health: dict[str, di
         store_monitor.record(store.db, sweep_id=sweep_id, marketplace=profile.name,
                              kind=kind, brand=brand, campaign=campaign, plan=plan,
                              status=str(h.get("status")), listings=listings,
-                             pages=now["pages"], coverage=counts)
+                             pages=now["pages"], coverage=counts,
+                             degraded=[d.field or d.what for d in drops])
     return degraded

@@ -20,11 +20,12 @@ _EMPTY = ("", "[]")
 @migration("0010_marketplace_health")
 def _marketplace_health(db: sqlite_utils.Database) -> None:
     # one row per marketplace of each sweep; `coverage` is JSON {field: listings with it},
-    # `plan` the keywords and page limit (listings and pages compare only within one plan)
+    # `plan` the keywords and page limit (listings and pages compare only within one plan),
+    # `degraded` JSON: the figures that fell ("listings", "pages" or a field's name)
     db.table("marketplace_health").create({
         "sweep_id": int, "marketplace": str, "kind": str, "brand": str, "campaign": str,
         "plan": str, "status": str, "listings": int, "pages": int, "coverage": str,
-        "recorded_at": str,
+        "degraded": str, "recorded_at": str,
     }, pk=("sweep_id", "marketplace"), not_null={"status", "listings", "pages", "coverage"},
         foreign_keys=[("sweep_id", "sweeps", "id")])
     db.table("marketplace_health").create_index(["brand", "marketplace", "sweep_id"])
@@ -53,15 +54,15 @@ def field_counts(db: sqlite_utils.Database, sweep_id: int, marketplace: str,
 
 def record(db: sqlite_utils.Database, *, sweep_id: int, marketplace: str, kind: str,
            brand: str | None, campaign: str | None, plan: str, status: str, listings: int,
-           pages: int, coverage: dict[str, int]) -> None:
+           pages: int, coverage: dict[str, int], degraded: list[str]) -> None:
     """Keep one marketplace's figures for one sweep (a resumed sweep replaces its row)."""
     with db.conn:
         db.conn.execute(
             "insert or replace into marketplace_health (sweep_id, marketplace, kind, brand, "
-            "campaign, plan, status, listings, pages, coverage, recorded_at) values "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "campaign, plan, status, listings, pages, coverage, degraded, recorded_at) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [sweep_id, marketplace, kind, brand, campaign, plan, status, listings, pages,
-             json.dumps(coverage, sort_keys=True), now()])
+             json.dumps(coverage, sort_keys=True), json.dumps(degraded), now()])
 
 
 def history(db: sqlite_utils.Database, *, marketplace: str, kind: str, brand: str | None,
@@ -84,10 +85,12 @@ def series(db: sqlite_utils.Database, *, brand: str | None, campaign: str | None
     if "marketplace_health" not in db.table_names():
         return []
     rows = db.conn.execute(
-        "select h.sweep_id, h.marketplace, h.status, h.listings, h.pages, h.coverage from "
+        "select h.sweep_id, h.marketplace, h.status, h.listings, h.pages, h.coverage, "
+        "h.degraded from "
         "marketplace_health h where h.brand is ? and h.campaign is ? and h.sweep_id in "
         "(select distinct sweep_id from marketplace_health where brand is ? and campaign "
         "is ? and sweep_id <= ? order by sweep_id desc limit ?) order by h.sweep_id, "
         "h.marketplace", [brand, campaign, brand, campaign, upto, sweeps]).fetchall()
     return [{"sweep_id": r[0], "marketplace": r[1], "status": r[2], "listings": r[3],
-             "pages": r[4], "coverage": json.loads(r[5])} for r in rows]
+             "pages": r[4], "coverage": json.loads(r[5]),
+             "degraded": json.loads(r[6] or "[]")} for r in rows]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 
 from crawler import monitor
@@ -77,6 +78,27 @@ def test_drift_makes_the_marketplace_degraded_and_the_next_normal_sweep_is_ok(
             (2, "tradehub", "ok"), (3, "bazaar", "ok"), (3, "tradehub", "ok")]
         assert [c for s, m, _st, _n, c in kept if m == "bazaar"] == [
             kept[0][3], 0, kept[0][3]]
+
+        # the report shows each field's coverage over the sweeps, the fall in red
+        html = report(server, db, "--sweep", "3", "--format", "html")
+        page = lxml.html.fromstring(html)
+        row = page.get_element_by_id("coverage-bazaar").xpath(".//tr[@data-field='seller']")[0]
+        cells = row.xpath("./td")[1:]
+        assert [c.text for c in cells] == ["100%", "0%", "100%"]
+        assert [c.get("class") for c in cells] == ["", "bad", ""]
+        assert page.get_element_by_id("coverage-tradehub").xpath(
+            ".//td[@class='bad']") == []
+        text = report(server, db, "--sweep", "2")
+        assert "bazaar       degraded" in text and "seller on 0% of listings" in text
+        assert "field coverage, sweeps 1, 2:" in text
+
+
+def report(server: FixtureServer, db: Path, *args: str) -> str:
+    env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
+    done = subprocess.run([SCRIPT, "report", "--db", str(db), *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_the_drift_fault_renames_one_field_per_marketplace(catalogue: Any) -> None:
@@ -148,8 +170,9 @@ def test_a_bad_monitor_block_is_a_located_config_error(tmp_path: Path) -> None:
                     "  ignore: [condition]\n")
     loaded = load_profile(good)
     assert (loaded.monitor.history, loaded.monitor.coverage_drop) == (3, 0.2)
+    # bazaar never fetches detail pages: their description is not watched
     assert monitor.monitored_fields(loaded) == ["price", "seller", "seller_location",
-                                                "image_urls", "description"]
+                                                "image_urls"]
     lines = len(text.splitlines())
     for bad, where, what in (
             ("monitor:\n  coverage_drop: 1.5\n", 2, "less than 1"),

@@ -156,21 +156,21 @@ def text(o: Outcomes) -> list[str]:
     return lines
 
 
-def chart(o: Outcomes, colours: tuple[str, ...]) -> dict[str, Any]:
-    """Grouped bars per day for an inline SVG: listings submitted, found removed,
-    relisted."""
+def chart(timeline: dict[str, dict[str, int]], colours: tuple[str, ...]) -> dict[str, Any]:
+    """Grouped bars per day (``Outcomes.timeline``) for an inline SVG: listings
+    submitted, found removed, relisted."""
     keys = ("submitted", "removed", "relisted")
-    days = list(o.timeline)[-30:]  # the last 30 days with any event
-    top = max([o.timeline[d][k] for d in days for k in keys] + [1])
-    width = max(460, 60 + 48 * len(days))
+    days = list(timeline)[-30:]  # the last 30 days with any event
+    top = max([timeline[d][k] for d in days for k in keys] + [1])
+    width = max(460, 70 + 48 * len(days))
     bars = []
     for i, d in enumerate(days):
         for j, k in enumerate(keys):
-            n = o.timeline[d][k]
+            n = timeline[d][k]
             h = 160 * n / top
             bars.append({"x": 50 + i * 48 + j * 13, "y": round(190 - h, 1),
                          "h": round(h, 1), "n": n, "label": f"{d} {k}",
                          "colour": colours[j % len(colours)]})
-    return {"days": [(50 + i * 48, d[5:]) for i, d in enumerate(days)], "bars": bars,
-            "top": top, "width": width, "keys": [(k, colours[j % len(colours)])
+    return {"days": [(70 + i * 48, d[5:]) for i, d in enumerate(days)], "bars": bars,
+            "top": top, "width": width, "legend": [(k, colours[j % len(colours)])
                                                  for j, k in enumerate(keys)]}
