@@ -142,3 +142,52 @@ def test_bad_since_is_a_usage_error(tmp_path: Path) -> None:
     missing = subprocess.run([SCRIPT, "outcomes", "--db", str(tmp_path / "none.db")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.startswith("Error: no store at")
+
+
+def test_figures_from_a_case_history_over_weeks(tmp_path: Path) -> None:
+    """Times as a long-running store holds them: removals days apart, a relisting inside
+    and one outside the 30 days, a case verify has not looked at, one still live."""
+    store = Store(tmp_path / "store.db")
+    store.migrate()
+    conn = store.db.conn
+    def day(n: int) -> str:  # day n of March 2026, or of April past 31
+        month, d = (3, n) if n <= 31 else (4, n - 31)
+        return f"2026-{month:02d}-{d:02d}T09:00:00.000000Z"
+
+    with conn:
+        conn.execute("insert into notices (id, brand, program, marketplace, status, "
+                     "created_at, submitted_at, sender) values (1, 'acme', 'dmca', 'm', "
+                     "'submitted', ?, ?, 'x'), (2, 'acme', 'dmca', 'm', 'submitted', ?, ?, "
+                     "'x'), (3, 'other', 'dmca', 'm', 'submitted', ?, ?, 'x')",
+                     [day(1), day(1), day(1), day(1), day(1), day(1)])
+        history = {  # case: (status now, [(action, day)])
+            1: ("relisted", [("removed", 3), ("relisted", 8)]),
+            2: ("relisted", [("removed", 2), ("relisted", 45)]),  # 43 days later
+            3: ("submitted", []),
+            4: ("still_live", [("still_live", 2)]),
+            5: ("removed", [("removed", 11)]),
+        }
+        for case_id, (status, events) in history.items():
+            conn.execute("insert into cases (id, brand, marketplace, listing_id, status, "
+                         "opened_at) values (?, 'acme', 'm', ?, ?, ?)",
+                         [case_id, f"L{case_id}", status, day(1)])
+            conn.execute("insert into notice_items (notice_id, case_id, brand, program, "
+                         "marketplace, listing_id) values (?, ?, 'acme', 'dmca', 'm', ?)",
+                         [1 if case_id < 5 else 2, case_id, f"L{case_id}"])
+            for action, d in events:
+                conn.execute("insert into case_events (case_id, at, by, action) values "
+                             "(?, ?, 'verify', ?)", [case_id, day(d), action])
+        conn.execute("insert into cases (id, brand, marketplace, listing_id, status, "
+                     "opened_at) values (6, 'other', 'm', 'L6', 'submitted', ?)", [day(1)])
+        conn.execute("insert into notice_items (notice_id, case_id, brand, program, "
+                     "marketplace, listing_id) values (3, 6, 'other', 'dmca', 'm', 'L6')")
+    got = oc.gather(store, "acme")
+    (g,) = got.groups
+    assert (g.notices, g.listings, g.removed, g.still_live, g.pending) == (2, 5, 3, 1, 1)
+    assert (g.relisted, g.relisted_30d) == (2, 1)  # 5 and 43 days after the removal
+    assert g.removal_rate == 0.6 and g.relist_rate_30d == round(1 / 3, 4)
+    assert (g.median_seconds, g.p90_seconds) == (2 * 86400, 10 * 86400)
+    assert got.timeline[day(1)[:10]]["submitted"] == 5
+    assert got.timeline[day(45)[:10]] == {"submitted": 0, "removed": 0, "relisted": 1}
+    assert oc.gather(store).total.listings == 6  # every brand
+    assert oc.gather(store, "acme", since=day(2)).groups == []
