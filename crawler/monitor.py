@@ -81,7 +81,9 @@ def judge(now: dict[str, Any], history: list[dict[str, Any]], profile: Marketpla
     if len(same_plan) >= m.min_sweeps:
         for what, threshold in (("listings", m.listings_drop), ("pages", m.pages_drop)):
             was = float(median(h[what] for h in same_plan))
-            if threshold is not None and was > 0 and now[what] < was * (1 - threshold):
+            # a handful of listings comes and goes: too few to call a fall a fault
+            enough = was >= m.min_listings if what == "listings" else was > 0
+            if threshold is not None and enough and now[what] < was * (1 - threshold):
                 drops.append(Drop(what, None, now[what], was, len(same_plan)))
     if m.coverage_drop is None or now["listings"] < m.min_listings:
         return drops

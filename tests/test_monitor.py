@@ -146,8 +146,9 @@ def test_judging_against_the_median_of_earlier_sweeps() -> None:
     assert [d.describe() for d in got] == ["30 listings found, was 100",
                                            "2 result pages, was 5"]
     assert monitor.judge(fewer, [_figures(100, 5, 100, plan="q")], profile, "p") == []
-    # too few listings to judge coverage by
+    # too few listings to judge coverage or their number by
     assert monitor.judge(_figures(5, 5, 0), [_figures(5, 5, 5)], profile, "p") == []
+    assert monitor.judge(_figures(2, 5, 2), [_figures(8, 5, 8)], profile, "p") == []
 
 
 def test_profile_monitor_settings_override_the_defaults() -> None:
