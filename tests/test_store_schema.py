@@ -47,6 +47,7 @@ def test_a_store_of_an_older_version_gains_the_view(tmp_path: Path) -> None:
         db.table("_migrations").insert({"name": name, "applied": now()}, pk="name")
     db.close()
     store = Store(path)
-    assert store.migrate() == ["0010_case_listings_view"]
+    assert MIGRATIONS[9][0] == "0010_case_listings_view"
+    assert store.migrate() == [name for name, _ in MIGRATIONS[9:]]
     assert "case_listings" in store.db.view_names()
     assert store.migrate() == []

@@ -66,6 +66,7 @@ def _register() -> None:
         listings,
         marketplaces,
         notices,
+        outcomes,
         report,
         review,
         rules,
@@ -79,7 +80,8 @@ def _register() -> None:
     for command in (sweep.sweep, sweep.crawl, marketplaces.marketplaces, browser.browser,
                     demo.demo, rules.rules, review.review, notices.notices,
                     evidence.evidence, verify.verify, schedule.schedule, report.report,
-                    serve.serve, serve.browse, listings.listings, store.store_group):
+                    outcomes.outcomes, serve.serve, serve.browse, listings.listings,
+                    store.store_group):
         cli.add_command(command)
 
 

@@ -209,6 +209,37 @@ class Images(_Strict):
     max: int = Field(default=1, ge=0, le=20)  # 0: fetch none
 
 
+class Monitor(_Strict):
+    """How a sweep judges this marketplace against its own last sweeps (``crawler.sweep.monitor``):
+    a figure that falls below ``(1 - drop)`` times the median of the last ``history``
+    healthy sweeps marks it ``degraded``. A drop of ``null`` turns that check off."""
+
+    history: int = Field(default=5, ge=1, le=100)  # earlier sweeps whose median counts
+    min_sweeps: int = Field(default=1, ge=1, le=100)  # fewer earlier sweeps: not judged
+    listings_drop: float | None = Field(default=0.5, gt=0, lt=1)
+    pages_drop: float | None = Field(default=0.5, gt=0, lt=1)
+    coverage_drop: float | None = Field(default=0.5, gt=0, lt=1)
+    # field coverage is judged only when this sweep and the median found this many
+    min_listings: int = Field(default=10, ge=1)
+    ignore: list[str] = Field(default_factory=list)  # fields whose coverage is not judged
+
+    @field_validator("ignore")
+    @classmethod
+    def _fields(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in LISTING_FIELDS:
+                raise ValueError(f"unknown listing field {name!r}"
+                                 f"{yamlfile.hint(name, LISTING_FIELDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _enough_history(self) -> Monitor:
+        if self.min_sweeps > self.history:
+            raise ValueError(f"min_sweeps ({self.min_sweeps}) cannot exceed history "
+                             f"({self.history})")
+        return self
+
+
 class MarketplaceProfile(_Strict):
     """One marketplace, as a sweep needs to know it."""
 
@@ -228,6 +259,7 @@ class MarketplaceProfile(_Strict):
     evidence: Evidence = Field(default_factory=Evidence)
     politeness: Politeness = Field(default_factory=Politeness)
     images: Images = Field(default_factory=Images)
+    monitor: Monitor = Field(default_factory=Monitor)
     spider: str | None = None  # dotted path of a Python spider class, the escape hatch
     source: str = ""  # the file it came from (set by the loader)
 

@@ -1,6 +1,7 @@
 """What a sweep report says, gathered from the store: new cases by stage and marketplace,
-new drafts, price drops, relistings, each marketplace's health, and the suspects per
-marketplace over the brand's last sweeps."""
+new drafts, price drops, relistings, each marketplace's health, the suspects and the
+field coverage per marketplace over the brand's last sweeps, and the brand's takedown
+outcomes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from typing import Any
 
 from crawler.exceptions import NoStore, known
+from crawler.reports import outcomes
 from crawler.store import Store, cases, evaluations, listings, notices, sweeps
 from crawler.store import networks as network_rows
 
@@ -52,6 +54,8 @@ def gather(store: Store, sweep_id: int) -> dict[str, Any]:
         "history": history(store, brand, sweep_id),
         "networks": networks(store, brand) if brand else [],
         "problem": stats.get("problem"),
+        "coverage": coverage(store, brand, sweep["campaign"], sweep_id),
+        "outcomes": outcomes.gather(store, brand).as_dict() if brand else None,
     }
 
 
@@ -64,7 +68,35 @@ def _health(m: dict[str, Any]) -> dict[str, Any]:
             "extraction_failed": m.get("status") == "extraction_failed",
             "reason": m.get("reason"),
             # prices a page showed that were not stored (negative, NaN, absurd, unknown)
-            "price_warnings": m.get("price_warnings", 0)}
+            "price_warnings": m.get("price_warnings", 0),
+            # what fell against the marketplace's history (crawler.sweep.monitor)
+            "degraded": [d["text"] for d in m.get("degraded", [])]}
+
+
+def coverage(store: Store, brand: str | None, campaign: str | None, upto: int
+             ) -> dict[str, Any]:
+    """Each marketplace's field coverage (share of listings with each field) in the
+    brand's last sweeps, with the fields that made a sweep ``degraded``."""
+    from crawler.store import monitor as store_monitor
+
+    rows = store_monitor.series(store.db, brand=brand, campaign=campaign, upto=upto,
+                                sweeps=HISTORY)
+    sweeps = sorted({r["sweep_id"] for r in rows})
+    at = {sweep_id: i for i, sweep_id in enumerate(sweeps)}
+    markets: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        blank: list[Any] = [None] * len(sweeps)
+        m = markets.setdefault(r["marketplace"], {"fields": {}, "listings": list(blank),
+                                                  "status": list(blank),
+                                                  "degraded": list(blank)})
+        i = at[r["sweep_id"]]
+        m["listings"][i] = r["listings"]
+        m["status"][i] = r["status"]
+        m["degraded"][i] = r["degraded"]
+        for name, n in r["coverage"].items():
+            m["fields"].setdefault(name, list(blank))[i] = (
+                round(n / r["listings"], 4) if r["listings"] else None)
+    return {"sweeps": sweeps, "markets": dict(sorted(markets.items()))}
 
 
 NETWORKS = 30  # the largest seller networks a report shows

@@ -16,6 +16,9 @@ import jinja2
 
 from crawler.notices.escaping import NAME_LIMIT, TITLE_LIMIT, json_text, money, shown
 from crawler.reports.data import THUMBNAILS
+from crawler.reports.outcomes import chart as outcomes_chart
+from crawler.reports.outcomes import duration, rate
+from crawler.sweep.monitor import percent
 
 COLOURS = ("#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030")
 _ENV = jinja2.Environment(
@@ -24,6 +27,9 @@ _ENV = jinja2.Environment(
     finalize=lambda v: "" if v is None else v,  # never the word "None"
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["money"] = money
+_ENV.filters["percent"] = lambda v: "-" if v is None else percent(v)
+_ENV.filters["rate"] = rate
+_ENV.filters["duration"] = duration
 
 
 def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None,
@@ -45,6 +51,8 @@ def render(report: dict[str, Any], fmt: str, evidence_dir: Path | None = None,
     return _ENV.get_template("report.html.j2").render(
         r=report, thumbs=thumbs, new_chart=_new_chart(report),
         history_chart=_history_chart(report),
+        outcomes_chart=outcomes_chart((report.get("outcomes") or {}).get("timeline", {}),
+                                      COLOURS),
         networks=_network_photos(report.get("networks", []), images_dir))
 
 
@@ -102,6 +110,21 @@ def text(report: dict[str, Any]) -> list[str]:
                      + (f"  price warnings {h['price_warnings']}" if h["price_warnings"]
                         else "")
                      + (f"  ({h['reason']})" if h["reason"] else ""))
+    cov = report.get("coverage") or {"sweeps": [], "markets": {}}
+    if len(cov["sweeps"]) > 1:
+        lines.append(f"  field coverage, sweeps {', '.join(map(str, cov['sweeps']))}:")
+        for name, m in cov["markets"].items():
+            lines.append(f"    {name:<12} " + "; ".join(
+                f"{f} " + " ".join("-" if v is None else percent(v) for v in shares)
+                for f, shares in sorted(m["fields"].items())))
+    o = report.get("outcomes")
+    if o and o["groups"]:
+        t = o["total"]
+        lines.append(f"  takedown outcomes: {t['listings']} listings in {t['notices']} "
+                     f"submitted notices, {t['removed']} removed ({rate(t['removal_rate'])}"
+                     f", median {duration(t['median_seconds'])}), {t['still_live']} still "
+                     f"live, {t['pending']} not verified yet, {t['relisted']} relisted "
+                     "(`brandsweep outcomes` for each marketplace)")
     if report["problem"]:
         lines.append(f"  problem: {report['problem']}")
     return lines

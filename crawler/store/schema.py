@@ -200,6 +200,20 @@ def _case_listings(db: sqlite_utils.Database) -> None:
           on l.marketplace = c.marketplace and l.listing_id = c.listing_id""")
 
 
+@migration("0011_marketplace_health")
+def _marketplace_health(db: sqlite_utils.Database) -> None:
+    # one row per marketplace of each sweep; `coverage` is JSON {field: listings with it},
+    # `plan` the keywords and page limit (listings and pages compare only within one plan),
+    # `degraded` JSON: the figures that fell ("listings", "pages" or a field's name)
+    db.table("marketplace_health").create({
+        "sweep_id": int, "marketplace": str, "kind": str, "brand": str, "campaign": str,
+        "plan": str, "status": str, "listings": int, "pages": int, "coverage": str,
+        "degraded": str, "recorded_at": str,
+    }, pk=("sweep_id", "marketplace"), not_null={"status", "listings", "pages", "coverage"},
+        foreign_keys=[("sweep_id", "sweeps", "id")])
+    db.table("marketplace_health").create_index(["brand", "marketplace", "sweep_id"])
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply migrations not yet recorded, each in its own transaction; return the names
     applied."""

@@ -2,7 +2,8 @@
 
 ``run`` records the sweep, crawls, and finishes the sweep row with every marketplace's
 health, whatever happened to the others. Exit status: ``ok``, ``partial`` (some
-marketplace blocked, failed extraction or lost pages) or ``failed``.
+marketplace blocked, failed extraction, lost pages or is ``degraded`` against its own
+history, see ``crawler.sweep.monitor``) or ``failed``.
 """
 
 from __future__ import annotations
@@ -177,6 +178,12 @@ def _run(plan: SweepPlan) -> SweepResult:
                 "reason": f"done by interrupted sweep {resume[0] if resume else '?'}"}
     for profile, crawler in crawlers:
         result.marketplaces[profile.name] = _health(crawler)
+    from crawler.sweep import monitor
+
+    # health against history: an ok marketplace whose figures fell becomes "degraded"
+    monitor.check(store, [p for p, _ in crawlers], result.marketplaces, sweep_id=sweep_id,
+                  kind=plan.kind, brand=plan.brand, campaign=plan.campaign,
+                  keywords=plan.keywords, max_pages=plan.max_pages)
     statuses = {m["status"] for m in result.marketplaces.values()}
     if statuses == {"ok"}:
         result.status = "ok"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from crawler.sweep.run import SweepResult
 
 _LABEL = {"ok": "ok", "blocked": "BLOCKED", "extraction_failed": "EXTRACTION FAILED",
-          "failed": "FAILED"}
+          "failed": "FAILED", "degraded": "DEGRADED"}
 
 
 def text(result: SweepResult, db: str) -> list[str]:
