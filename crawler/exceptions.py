@@ -134,3 +134,10 @@ class RedisUnavailable(BrandsweepError):
         self.reason = reason
         super().__init__(f"Redis at {url} is unavailable ({reason}): start redis-server "
                          "or check --redis")
+
+
+class NotificationFailed(BrandsweepError):
+    """Raised by ``brandsweep notify test`` and ``notify retry`` when a service did not
+    take a message (refused, unreachable, an error status); what it said is in the
+    message, and an outbox message stays in the outbox for the next retry. A sweep never
+    raises it: a notification that fails there is one line on stderr."""

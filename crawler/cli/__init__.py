@@ -76,11 +76,26 @@ def _crawl_options(fn: Any) -> Any:
                           "still running then ends FAILED: deadline."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON summary object on stdout."),
+        click.option("--notify", "notify_urls", multiple=True, metavar="URL",
+                     help="Send the sweep's digest to this apprise URL (repeatable; the "
+                          "default triggers; see README, Notifications)."),
         click.option("-v", "--verbose", count=True, help="Scrapy's log: -v info, -vv debug."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _channels(ruleset: Any, urls: tuple[str, ...]) -> list[Any]:
+    """The sweep's notification channels: the rule set's ``notify:``, the schedule job's
+    (handed over in BRANDSWEEP_NOTIFY) and ``--notify``; every URL checked before the
+    sweep starts (a ``ConfigError``, exit 2)."""
+    from crawler.notify import config
+
+    found = config.Channels().add(getattr(ruleset, "notify", None))
+    for channel in [*config.from_env(os.environ.get(config.ENV)), *config.from_cli(urls)]:
+        found.merge(channel)
+    return list(found)
 
 
 def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None:
@@ -94,6 +109,8 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 
     plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
     result = run(plan)
+    if result.notified is not None and result.notified.line():
+        click.echo(f"brandsweep: {result.notified.line()}", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -117,7 +134,8 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
           evidence: bool, draft: bool, max_pages: int | None, db: Path,
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, as_json: bool, verbose: int) -> None:
+          deadline: float | None, as_json: bool, notify_urls: tuple[str, ...],
+          verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found; then
     stage cases, capture their evidence and draft notices."""
     from crawler import profiles, ruleset
@@ -131,7 +149,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
                 "deadline": deadline,
                 "ruleset": judge, "evidence": evidence, "draft": draft,
-                "all_profiles": every}, as_json, verbose)
+                "all_profiles": every, "notify": _channels(judge, notify_urls)},
+               as_json, verbose)
 
 
 @cli.command()
@@ -145,7 +164,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
 def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str, ...],
           brand: str | None, max_pages: int | None, db: Path,
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, as_json: bool, verbose: int) -> None:
+          deadline: float | None, as_json: bool, notify_urls: tuple[str, ...],
+          verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
     from crawler import profiles
 
@@ -167,7 +187,7 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
     _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
                 "deadline": deadline,
-                "ruleset": judge}, as_json, verbose)
+                "ruleset": judge, "notify": _channels(judge, notify_urls)}, as_json, verbose)
 
 
 @cli.group()
@@ -232,11 +252,12 @@ def demo(seed: int, db: Path) -> None:
 
 
 from crawler.cli import cases as _cases  # noqa: E402  (registers the subcommands)
+from crawler.cli import notify as _notify  # noqa: E402
 from crawler.cli import rules as _rules  # noqa: E402
 from crawler.cli import schedule as _schedule  # noqa: E402
 
 cli.add_command(_rules.rules)
 for _command in (_cases.review, _cases.notices, _cases.evidence, _cases.verify,
-                 _schedule.schedule, _schedule.report):
+                 _schedule.schedule, _schedule.report, _notify.notify):
     cli.add_command(_command)
 from crawler.cli import serve as _serve  # noqa: E402, F401  (serve, browse, listings, store)

@@ -156,6 +156,7 @@ class _Compiler:
                               if model.notices.templates else None,
                               references=references)
             ruleset.storefront_cases = model.storefronts.min_cases
+            ruleset.notify = model.notify
         return Checked(self.path, ruleset, model, self.problems)
 
     # -- brand ----------------------------------------------------------------------------

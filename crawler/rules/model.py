@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crawler.notify.config import NotifySetting
+
 TEXT_FIELDS = ("title", "description", "seller", "seller_location", "ships_from",
                "condition", "url", "marketplace")
 NUMBER_FIELDS = ("price", "price_high", "units_sold", "moq")
@@ -319,6 +321,8 @@ class RuleSetFile(_Strict):
     brand: BrandSection
     notices: NoticeSettings = NoticeSettings()
     storefronts: StorefrontSettings = StorefrontSettings()
+    # where this brand's sweep digests go, and what triggers one (crawler.notify.config)
+    notify: NotifySetting | None = None
     lists: dict[str, TermList] = {}
     rules: list[Rule] = []
     stages: list[Stage] = []
