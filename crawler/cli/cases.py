@@ -317,19 +317,41 @@ def evidence_verify(db: Path) -> None:
 
 @click.command()
 @click.option("--brand", required=True, help="Check this brand's submitted cases.")
+@click.option("--notify", "notify_urls", multiple=True, metavar="URL",
+              help="Send the removals found to this apprise URL too (repeatable; the "
+                   "rule set's notify: is used as well).")
 @marketplaces_dir_option
 @by_option
 @db_option
 @json_option
-def verify(brand: str, marketplaces_dir: tuple[Path, ...], by: str, db: Path,
-           as_json: bool) -> None:
+def verify(brand: str, notify_urls: tuple[str, ...], marketplaces_dir: tuple[Path, ...],
+           by: str, db: Path, as_json: bool) -> None:
     """Re-fetch every submitted listing through its marketplace profile: gone ->
     removed, still there -> still_live. Exit 3 if some could not be checked."""
-    from crawler import profiles
-    from crawler import verify as checker
+    import os
 
-    result = checker.run(_open(db), brand, profiles.load_profiles(list(marketplaces_dir)),
-                         by)
+    from crawler import profiles, ruleset
+    from crawler import verify as checker
+    from crawler.exceptions import UnknownBrand
+    from crawler.notify import config
+
+    channels = config.Channels()  # checked before anything is fetched
+    try:
+        for c in config.from_rule_file(ruleset.brand_file(brand)):
+            channels.merge(c)
+    except UnknownBrand:
+        pass  # verify needs no rule set; without one there is no notify: either
+    for c in [*config.from_env(os.environ.get(config.ENV)), *config.from_cli(notify_urls)]:
+        channels.merge(c)
+    store = _open(db)
+    result = checker.run(store, brand, profiles.load_profiles(list(marketplaces_dir)), by)
+    if len(channels):
+        from crawler import notify
+
+        line = notify.after_verify(store, list(channels), brand=brand,
+                                   removed=result.removed).line()
+        if line:
+            click.echo(f"brandsweep: {line}", err=True)
     if as_json:
         _echo_json({"removed": result.removed, "still_live": result.still_live,
                     "unknown": [{"case": c, "why": w} for c, w in result.unknown]})
