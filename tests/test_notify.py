@@ -305,7 +305,7 @@ def test_min_score_and_high_score_go_together() -> None:
         adapter.validate_python({"urls": ["json://127.0.0.1:9/a"], "on": ["high_score"]})
     with pytest.raises(ValidationError, match="add high_score"):
         adapter.validate_python({"urls": ["json://127.0.0.1:9/a"], "min_score": 5})
-    with pytest.raises(ValidationError, match="Field required|at least 1"):
+    with pytest.raises(ValidationError, match=r"Field required|at least 1"):
         adapter.validate_python({"urls": []})
 
 
