@@ -346,3 +346,43 @@ def test_listing_text_is_escaped_in_the_html_form() -> None:
     assert "<script>" not in msg.html and "&lt;script&gt;" in msg.html
     assert "javascript:" not in msg.html  # not a web URL: no link
     assert "<b>s</b>" not in msg.html
+
+
+def test_verify_tells_the_removals_and_the_next_sweep_the_relistings(
+        receiver: Receiver, tmp_path: Path) -> None:
+    from crawler import cases
+    from crawler.store import Store
+
+    db = tmp_path / "s.db"
+    with FixtureServer(port=0, seed=7) as server:
+        first = brandsweep(server, *SWEEP, "--db", str(db))
+        assert first.returncode == 0, first.stderr
+        store = Store(db)
+        ids = [i for (i,) in store.db.execute("select id from cases order by id")]
+        cases.transition(store, ids, "notice", "test")  # as if noticed and submitted
+        cases.transition(store, ids, "submit", "test")
+        server.app.set_day(1)
+        checked = brandsweep(server, "verify", "--brand", "velora", "--db", str(db),
+                             "--json", "--notify", receiver.url)
+        assert checked.returncode == 0, checked.stderr
+        removed = json.loads(checked.stdout)["removed"]
+        assert removed
+        got = receiver.delivered()
+        assert len(got) == 1
+        assert got[0]["title"] == f"brandsweep: velora verify: {len(removed)} removed"
+        assert "Verified removed:" in got[0]["message"]
+        shown_ids = {int(w[1:]) for w in got[0]["message"].split() if w[:1] == "#"
+                     and w[1:].isdigit()}
+        assert shown_ids and shown_ids <= set(removed)
+
+        server.app.set_day(2)
+        later = brandsweep(server, *SWEEP, "--db", str(db), "--notify", receiver.url)
+        assert later.returncode == 0, later.stderr
+        linked = store.db.execute("select count(*) from cases where relisted_from is not "
+                                  "null").fetchone()[0]
+        messages = receiver.delivered()[1:]
+        assert linked  # the seeded world relists some of the removed listings on day 2
+        assert len(messages) == 1
+        assert f"{linked} relisting" in messages[0]["title"]
+        assert "Relistings of removed listings:" in messages[0]["message"]
+        assert messages[0]["message"].count("relists removed case #") == linked
