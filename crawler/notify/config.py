@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -46,9 +46,6 @@ TRIGGERS: dict[str, str] = {
 }
 DEFAULT_ON: tuple[str, ...] = ("new_takedowns", "marketplace_blocked", "marketplace_failed",
                                "marketplace_degraded", "relisted", "verified_removed")
-Trigger = Literal["new_cases", "new_takedowns", "high_score", "marketplace_blocked",
-                  "marketplace_failed", "marketplace_degraded", "relisted",
-                  "verified_removed", "every_sweep"]
 # where the schedule runner hands a job's channels to the sweep it starts (JSON); an
 # environment variable, so tokens in the URLs stay out of `ps`
 ENV = "BRANDSWEEP_NOTIFY"
@@ -92,13 +89,25 @@ def _url(value: str) -> str:
 NotifyUrl = Annotated[str, AfterValidator(_url)]
 
 
+def _trigger(value: str) -> str:
+    if value not in TRIGGERS:
+        from crawler.yamlfile import hint
+
+        raise ValueError(f"unknown trigger {value!r}{hint(value, TRIGGERS)}; triggers are "
+                         f"{', '.join(TRIGGERS)}")
+    return value
+
+
+Trigger = Annotated[str, AfterValidator(_trigger)]
+
+
 class NotifySpec(BaseModel):
     """``notify: {urls: [...], on: [...], min_score: N}``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     urls: list[NotifyUrl] = Field(min_length=1)
-    on: list[Trigger] = list(DEFAULT_ON)  # type: ignore[arg-type]
+    on: list[Trigger] = list(DEFAULT_ON)
     min_score: int | None = None  # high_score: new cases scoring at least this
 
     @model_validator(mode="after")
