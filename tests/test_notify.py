@@ -386,3 +386,32 @@ def test_verify_tells_the_removals_and_the_next_sweep_the_relistings(
         assert f"{linked} relisting" in messages[0]["title"]
         assert "Relistings of removed listings:" in messages[0]["message"]
         assert messages[0]["message"].count("relists removed case #") == linked
+
+
+def test_a_scheduled_job_hands_its_channels_to_the_sweep(
+        world: FixtureServer, receiver: Receiver, tmp_path: Path) -> None:
+    path = tmp_path / "schedule.yaml"
+    # the same URL globally and in the job: one channel, one message, both asked-for parts
+    path.write_text(f"""\
+db: store.db
+rules: {RULES}
+notify: {{urls: ["{receiver.url}"], on: [new_cases, every_sweep]}}
+jobs:
+  - name: velora-quick
+    brands: [velora]
+    cron: "0 3 * * *"
+    marketplaces: [tradehub]
+    max_pages: 1
+    evidence: false
+    draft: false
+    env: {{BRANDSWEEP_FIXTURE_URL: "{world.url}"}}
+    notify: ["{receiver.url}"]
+""")
+    done = brandsweep(None, "schedule", "run", "velora-quick", "--file", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""  # cron mails stdout: nothing when all is well
+    got = receiver.delivered()
+    assert len(got) == 1 and len(receiver.bodies) == 1
+    count = takedowns(tmp_path / "store.db")["tradehub"]
+    assert got[0]["title"] == (f"brandsweep: velora sweep 1: {count} new cases, {count} "
+                               "new takedown")
