@@ -415,3 +415,43 @@ jobs:
     count = takedowns(tmp_path / "store.db")["tradehub"]
     assert got[0]["title"] == (f"brandsweep: velora sweep 1: {count} new cases, {count} "
                                "new takedown")
+
+
+def test_notify_test_sends_now_and_says_so(receiver: Receiver) -> None:
+    done = brandsweep(None, "notify", "test", receiver.url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("sent to json://127.0.0.1:")
+    assert [b["title"] for b in receiver.delivered()] == ["brandsweep: test message"]
+    receiver.status = 500
+    down = brandsweep(None, "notify", "test", receiver.url)
+    assert down.returncode == 1
+    assert down.stderr.startswith("Error: json://127.0.0.1:") and "500" in down.stderr
+    assert len(down.stderr.strip().splitlines()) == 1
+    bad = brandsweep(None, "notify", "test", "mailto://")
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: URL: mailto://…")
+
+
+def test_a_message_is_claimed_by_one_process_at_a_time(tmp_path: Path) -> None:
+    from crawler import store_outbox
+    from crawler.notify import outbox
+    from crawler.store import Store
+
+    store = Store(tmp_path / "s.db")
+    store.migrate()
+    msg = digest.test_message()
+    first = outbox.enqueue_message(store, msg, "json://127.0.0.1:9/a", "test")
+    second = Store(tmp_path / "s.db")  # another connection, as another process has
+    taken = store_outbox.claim(store)
+    assert [m["id"] for m in taken] == [first]
+    assert store_outbox.claim(second) == []  # held: nobody sends it twice
+    assert store_outbox.claim(second, ids=[first]) == []
+    store_outbox.mark_unsent(store, first, 3, "down", give_up_after=2)
+    assert store_outbox.get(store, first)["status"] == "pending"
+    assert [m["id"] for m in store_outbox.claim(second)] == [first]
+    assert store_outbox.mark_unsent(second, first, 3, "down", give_up_after=2) == "failed"
+    assert store_outbox.claim(store) == []  # sweeps stop trying a failed message
+    assert [m["id"] for m in store_outbox.claim(store, statuses=("pending", "failed"))] == [
+        first]
+    store_outbox.mark_sent(store, first, 1)
+    assert store_outbox.claim(store, statuses=("pending", "failed")) == []
+    assert store_outbox.counts(store) == {"sent": 1}
