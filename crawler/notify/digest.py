@@ -211,7 +211,7 @@ def _title(digest: Digest, fired: list[str], takedowns: list[CaseLine],
         what.append(f"{len(removed)} removed")
     if not what:
         what.append(f"{digest.status or 'done'}, nothing new")
-    head = f"brandsweep: {digest.brand or 'crawl'} {digest.kind}"
+    head = " ".join(["brandsweep:", *([digest.brand] if digest.brand else []), digest.kind])
     if digest.sweep_id is not None:
         head += f" {digest.sweep_id}"
     return f"{head}: {', '.join(what)}"
