@@ -87,15 +87,10 @@ def _crawl_options(fn: Any) -> Any:
 
 
 def _channels(ruleset: Any, urls: tuple[str, ...]) -> list[Any]:
-    """The sweep's notification channels: the rule set's ``notify:``, the schedule job's
-    (handed over in BRANDSWEEP_NOTIFY) and ``--notify``; every URL checked before the
-    sweep starts (a ``ConfigError``, exit 2)."""
+    """The sweep's notification channels (crawler.notify.config.for_run)."""
     from crawler.notify import config
 
-    found = config.Channels().add(getattr(ruleset, "notify", None))
-    for channel in [*config.from_env(os.environ.get(config.ENV)), *config.from_cli(urls)]:
-        found.merge(channel)
-    return list(found)
+    return config.for_run(config.channels(getattr(ruleset, "notify", None)), urls)
 
 
 def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None:

@@ -328,27 +328,22 @@ def verify(brand: str, notify_urls: tuple[str, ...], marketplaces_dir: tuple[Pat
            by: str, db: Path, as_json: bool) -> None:
     """Re-fetch every submitted listing through its marketplace profile: gone ->
     removed, still there -> still_live. Exit 3 if some could not be checked."""
-    import os
-
     from crawler import profiles, ruleset
     from crawler import verify as checker
     from crawler.exceptions import UnknownBrand
     from crawler.notify import config
 
-    channels = config.Channels()  # checked before anything is fetched
-    try:
-        for c in config.from_rule_file(ruleset.brand_file(brand)):
-            channels.merge(c)
+    try:  # verify needs no rule set; without one there is no notify: either
+        own = config.from_rule_file(ruleset.brand_file(brand))
     except UnknownBrand:
-        pass  # verify needs no rule set; without one there is no notify: either
-    for c in [*config.from_env(os.environ.get(config.ENV)), *config.from_cli(notify_urls)]:
-        channels.merge(c)
+        own = []
+    channels = config.for_run(own, notify_urls)  # checked before anything is fetched
     store = _open(db)
     result = checker.run(store, brand, profiles.load_profiles(list(marketplaces_dir)), by)
-    if len(channels):
+    if channels:
         from crawler import notify
 
-        line = notify.after_verify(store, list(channels), brand=brand,
+        line = notify.after_verify(store, channels, brand=brand,
                                    removed=result.removed).line()
         if line:
             click.echo(f"brandsweep: {line}", err=True)

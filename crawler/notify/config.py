@@ -204,6 +204,20 @@ def from_cli(urls: tuple[str, ...] | list[str], option: str = "--notify") -> lis
     return [Channel(u.strip()) for u in urls]
 
 
+def for_run(own: list[Channel], urls: tuple[str, ...] | list[str],
+            environ: dict[str, str] | None = None) -> list[Channel]:
+    """A run's channels: ``own`` (its rule set's ``notify:``), a scheduled job's (handed
+    over in ``BRANDSWEEP_NOTIFY``) and ``--notify`` URLs, one per URL; every one checked
+    before the run starts (``ConfigError``, exit 2)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    found = Channels()
+    for channel in [*own, *from_env(env.get(ENV)), *from_cli(urls)]:
+        found.merge(channel)
+    return list(found)
+
+
 def from_env(text: str | None) -> list[Channel]:
     """Channels handed over in ``BRANDSWEEP_NOTIFY`` (a JSON list of ``notify:`` values)."""
     if not text:
