@@ -458,3 +458,23 @@ def test_a_message_is_claimed_by_one_process_at_a_time(tmp_path: Path) -> None:
     store_outbox.mark_sent(store, first, 1)
     assert store_outbox.claim(store, statuses=("pending", "failed")) == []
     assert store_outbox.counts(store) == {"sent": 1}
+
+
+def test_a_crawl_tells_a_marketplace_that_broke_and_keeps_its_exit_code(
+        receiver: Receiver, tmp_path: Path) -> None:
+    from fixtures.faults import parse_faults
+
+    db = tmp_path / "s.db"
+    with FixtureServer(port=0, seed=7, faults=parse_faults("layout:megamart")) as server:
+        done = brandsweep(server, "crawl", "--campaign", "spot", "--keyword", "velora",
+                          "--marketplace", "megamart", "--marketplace", "tradehub",
+                          "--max-pages", "1", "--db", str(db), "--json", "--timeout", "5",
+                          "--notify", receiver.url)
+    assert done.returncode == 3, done.stderr  # as without notifications
+    per = json.loads(done.stdout)["marketplaces"]
+    assert per["megamart"]["status"] == "extraction_failed"
+    got = receiver.delivered()
+    assert len(got) == 1
+    assert got[0]["title"] == "brandsweep: crawl 1: megamart EXTRACTION FAILED"
+    assert f"megamart EXTRACTION FAILED: {per['megamart']['reason']}" in got[0]["message"]
+    assert "tradehub" not in got[0]["message"].split("Marketplaces:")[0]  # ok: not a problem
