@@ -14,6 +14,7 @@ a located ``ConfigError`` (exit 2) before anything is swept.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -171,7 +172,7 @@ class Channels:
         self.by_url[channel.url] = channel
         return self
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Channel]:
         return iter(self.by_url.values())
 
     def __len__(self) -> int:

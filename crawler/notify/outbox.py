@@ -35,6 +35,8 @@ class Report:
         if not self.unsent:
             return None
         first_id, service, why = self.unsent[0]
+        if not first_id:  # the outbox itself failed (the store, a template)
+            return f"notifications not queued or delivered: {why}"
         more = f" (and {len(self.unsent) - 1} more)" if len(self.unsent) > 1 else ""
         return (f"notification {first_id} to {service} not delivered: {why}{more}; it "
                 "stays in the outbox: `brandsweep notify retry` sends it")
