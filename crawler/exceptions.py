@@ -120,6 +120,13 @@ class RedisUnavailable(UserError):
                          "or check --redis")
 
 
+class NotificationFailed(BrandsweepError):
+    """Raised by ``brandsweep notify test`` and ``notify retry`` when a service did not
+    take a message (refused, unreachable, an error status); what it said is in the
+    message, and an outbox message stays in the outbox for the next retry. A sweep never
+    raises it: a notification that fails there is one line on stderr."""
+
+
 def known(found: _T | None, error: type[UserError], what: str, key: object, where: object,
           shows: str) -> _T:
     """``found``, or ``error`` saying there is no ``what`` ``key`` in ``where`` and which

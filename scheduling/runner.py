@@ -40,6 +40,12 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
     db = resolve(schedule_file, schedule.db)
     result = JobResult()
     log.info("job %s starts: brands %s, store %s", job.name, ", ".join(job.brands), db)
+    from crawler.notify import config as notify_config
+
+    # the sweep merges these with its rule set's own; an environment variable keeps the
+    # URLs' tokens off the command line
+    channels = notify_config.Channels().add(schedule.notify).add(job.notify)
+    notify_env = {notify_config.ENV: channels.to_json()} if len(channels) else {}
     for brand in job.brands:
         args = [sys.executable, "-m", "crawler", "sweep", "--brand", brand, "--db", str(db),
                 "--json"]
@@ -58,7 +64,8 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
         # PYTHONSAFEPATH: the child runs in the schedule's folder, whose own ``crawler``
         # module (if it has one) must not be run in place of ours
         done = subprocess.run(args, capture_output=True, text=True, check=False,
-                              env={**os.environ, **job.env, "PYTHONSAFEPATH": "1"})
+                              env={**os.environ, **job.env, **notify_env,
+                                   "PYTHONSAFEPATH": "1"})
         for line in done.stderr.splitlines():
             log.info("%s: %s", brand, line)
         code = done.returncode

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from crawler import yamlfile
 from crawler.exceptions import ConfigError
+from crawler.notify.config import NotifySetting
 from crawler.rules.files import BRAND_NAME
 
 DEFAULT_FILE = Path("schedule.yaml")
@@ -93,6 +94,8 @@ class Job(BaseModel):
     evidence: bool = True
     # extra environment for the job (cron starts almost empty); quoted into the crontab line
     env: dict[EnvName, OneLine] = {}
+    # this job's digests go here too, besides the schedule's own notify (crawler.notify)
+    notify: NotifySetting | None = None
 
     @field_validator("cron")
     @classmethod
@@ -121,6 +124,7 @@ class Schedule(BaseModel):
     rules: OneLine | None = None  # a rules folder, relative to the schedule file's folder
     marketplaces: list[OneLine] = []  # extra profile folders, relative likewise
     logs: OneLine = "logs"  # log files and HTML reports, relative likewise
+    notify: NotifySetting | None = None  # every job's digests (crawler.notify)
     jobs: list[Job]
 
     @field_validator("jobs")

@@ -66,6 +66,7 @@ def _register() -> None:
         listings,
         marketplaces,
         notices,
+        notify,
         outcomes,
         report,
         review,
@@ -80,7 +81,7 @@ def _register() -> None:
     for command in (sweep.sweep, sweep.crawl, marketplaces.marketplaces, browser.browser,
                     demo.demo, rules.rules, review.review, notices.notices,
                     evidence.evidence, verify.verify, schedule.schedule, report.report,
-                    outcomes.outcomes, serve.serve, serve.browse, listings.listings,
+                    notify.notify, outcomes.outcomes, serve.serve, serve.browse, listings.listings,
                     store.store_group):
         cli.add_command(command)
 

@@ -23,6 +23,9 @@ def _crawl_options(fn: Any) -> Any:
         click.option("--deadline", type=click.FloatRange(1, None),
                      help="Longest crawl of one marketplace, seconds (default 3600); one "
                           "still running then ends FAILED: deadline."),
+        click.option("--notify", "notify_urls", multiple=True, metavar="URL",
+                     help="Send the sweep's digest to this apprise URL (repeatable; the "
+                          "default triggers; see README, Notifications)."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON summary object on stdout."),
         click.option("-v", "--verbose", count=True, help="Scrapy's log: -v info, -vv debug."),
@@ -31,6 +34,13 @@ def _crawl_options(fn: Any) -> Any:
         fn = option(fn)
     return fn
 
+
+
+def _channels(ruleset: Any, urls: tuple[str, ...]) -> list[Any]:
+    """The sweep's notification channels (crawler.notify.config.for_run)."""
+    from crawler.notify import config
+
+    return config.for_run(config.channels(getattr(ruleset, "notify", None)), urls)
 
 
 def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None:
@@ -44,6 +54,8 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 
     plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
     result = run(plan)
+    if result.notified is not None and result.notified.line():
+        click.echo(f"brandsweep: {result.notified.line()}", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -68,7 +80,8 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
           evidence: bool, draft: bool, max_pages: int | None, db: Path,
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, as_json: bool, verbose: int) -> None:
+          deadline: float | None, notify_urls: tuple[str, ...], as_json: bool,
+          verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found; then
     stage cases, capture their evidence and draft notices."""
     from crawler.profiles import loading as profiles
@@ -83,7 +96,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
                 "deadline": deadline,
                 "ruleset": judge, "evidence": evidence, "draft": draft,
-                "all_profiles": every}, as_json, verbose)
+                "all_profiles": every, "notify": _channels(judge, notify_urls)},
+               as_json, verbose)
 
 
 
@@ -98,7 +112,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
 def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str, ...],
           brand: str | None, max_pages: int | None, db: Path,
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, as_json: bool, verbose: int) -> None:
+          deadline: float | None, notify_urls: tuple[str, ...], as_json: bool,
+          verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
     from crawler.profiles import loading as profiles
 
@@ -120,5 +135,5 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
     _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
                 "deadline": deadline,
-                "ruleset": judge}, as_json, verbose)
+                "ruleset": judge, "notify": _channels(judge, notify_urls)}, as_json, verbose)
 

@@ -97,6 +97,7 @@ class RuleSet:
         self.reference_digests = frozenset(sha for _n, sha, _h in references or ())
         self.templates = templates  # the rule set's own notice templates folder, if any
         self.storefront_cases: int | None = None  # storefronts.min_cases (loader)
+        self.notify: Any = None  # the rule set's notify: setting (loader)
         self.brand = brand
         self.version = version
         self.path = path

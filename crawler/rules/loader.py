@@ -154,6 +154,7 @@ class _Compiler(SourceReader):
                               if model.notices.templates else None,
                               references=references)
             ruleset.storefront_cases = model.storefronts.min_cases
+            ruleset.notify = model.notify
         return Checked(self.path, ruleset, model, self.problems)
 
     # -- lists ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crawler.notify.config import NotifySetting
 from crawler.vocab import RULE_FIELDS
 
 AUTHORISED = "authorised_sellers"  # the built-in list: the brand's authorised sellers
@@ -318,6 +319,8 @@ class RuleSetFile(_Strict):
     brand: BrandSection
     notices: NoticeSettings = NoticeSettings()
     storefronts: StorefrontSettings = StorefrontSettings()
+    # where this brand's sweep digests go, and what triggers one (crawler.notify.config)
+    notify: NotifySetting | None = None
     lists: dict[str, TermList] = {}
     rules: list[Rule] = []
     stages: list[Stage] = []

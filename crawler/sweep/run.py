@@ -38,6 +38,7 @@ class SweepPlan:
     draft: bool = True
     # every profile, by name: cases from earlier sweeps of other marketplaces need theirs
     all_profiles: dict[str, MarketplaceProfile] | None = None
+    notify: list[Any] = field(default_factory=list)  # crawler.notify.config.Channel
 
 
 @dataclass
@@ -52,6 +53,7 @@ class SweepResult:
     resumed: int | None = None  # the interrupted sweep this one finished
     problem: str | None = None  # a follow-up step a person must fix (exit 2)
     networks: dict[str, int] | None = None  # photo facts, seller networks (cases.networks)
+    notified: Any = None  # crawler.notify.outbox.Report, once the sweep is finished
 
     @property
     def exit_code(self) -> int:
@@ -78,6 +80,8 @@ class SweepResult:
             out["problem"] = self.problem
         if self.resumed is not None:
             out["resumed"] = self.resumed
+        if self.notified is not None:
+            out["notifications"] = self.notified.as_dict()
         return out
 
 
@@ -204,6 +208,13 @@ def _run(plan: SweepPlan) -> SweepResult:
             _follow_up(store, plan, sweep_id, result, chromium)
     result.elapsed = time.monotonic() - started
     store.finish_sweep(sweep_id, result.status, result.as_dict())
+    if plan.notify:  # after the sweep is recorded: a notification never changes it
+        from crawler import notify
+
+        result.notified = notify.after_sweep(
+            store, plan.notify, kind=plan.kind, brand=plan.brand, sweep_id=sweep_id,
+            status=result.status, marketplaces=result.marketplaces,
+            top_stage=notify.top_stage(plan.ruleset))
     return result
 
 

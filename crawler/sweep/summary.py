@@ -59,6 +59,11 @@ def text(result: SweepResult, db: str) -> list[str]:
                             if c.get("joined_listings") else "")
                          + (f"; {c['waiting_evidence']} cases wait for evidence"
                             if c["waiting_evidence"] else ""))
+    if result.notified is not None:  # crawler.notify: a failure is also a stderr line
+        n = result.notified.as_dict()
+        lines.append(f"  notifications: {n['queued']} new, {n['sent']} sent"
+                     + (f", {n['unsent']} not delivered (brandsweep notify list)"
+                        if n["unsent"] else ""))
     if result.problem:
         lines.append(f"  Error: {result.problem}")
     return lines
