@@ -23,7 +23,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
-from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
@@ -109,11 +108,11 @@ class ProfileSpider(scrapy.Spider):
                 playwright=True,
                 playwright_include_page=True,
                 # playwright_context is set at download time: downloadermiddlewares.contexts
-                # a function named by module and qualified name, and plain arguments:
-                # the request pickles (JOBDIR, a shared queue) like any other
-                playwright_page_methods=[PageMethod(
-                    ProfileSpider.settle_page, self.profile, self.max_pages,
-                    int(self.profile.search.wait_seconds * 1000))],
+                # this spider's method by name, with plain arguments: resolved when the
+                # request is downloaded (downloadermiddlewares.contexts), as Scrapy
+                # resolves callbacks, so the request stays plain data (JOBDIR, a queue)
+                brandsweep_page_methods=[["settle_page", self.max_pages,
+                                          int(self.profile.search.wait_seconds * 1000)]],
                 # what a search page never needs and a hostile one could use to reach
                 # addresses the URL policy forbids: WebSockets, popups, service workers
                 playwright_page_init_callback=GUARD_PAGE,
@@ -126,12 +125,11 @@ class ProfileSpider(scrapy.Spider):
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error,
                               meta=meta, dont_filter=browser)
 
-    @staticmethod
-    async def settle_page(page: Any, profile: MarketplaceProfile, max_pages: int,
-                          wait_ms: int) -> dict[str, int]:
-        """The search page's settle step (a scrapy-playwright page method): wait for its
-        listings, then scroll or click "load more" up to ``max_pages`` batches."""
-        return await settle(page, profile, max_pages, wait_ms=wait_ms)
+    async def settle_page(self, page: Any, max_pages: int, wait_ms: int) -> dict[str, int]:
+        """The search page's settle step (a scrapy-playwright page method, named in
+        ``meta["brandsweep_page_methods"]``): wait for its listings, then scroll or click
+        "load more" up to ``max_pages`` batches."""
+        return await settle(page, self.profile, max_pages, wait_ms=wait_ms)
 
     # -- callbacks ------------------------------------------------------------------------
 

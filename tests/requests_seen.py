@@ -1,6 +1,7 @@
 """A Scrapy extension for tests: every request a crawl schedules goes through Scrapy's own
 serialisation (``Request.to_dict``, pickle, ``request_from_dict``) and what came back is
-compared with what went in; one JSON line per request in ``TEST_REQUESTS_LOG``."""
+compared with what went in, and through ``crawler.distributed.codec`` (JSON, plain data
+only); one JSON line per request in ``TEST_REQUESTS_LOG``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.request import request_from_dict
 from scrapy_playwright.page import PageMethod
+
+from crawler.distributed import codec
 
 
 def comparable(value: Any) -> Any:
@@ -52,6 +55,8 @@ class RoundTrip:
                 and back.dont_filter == request.dont_filter
                 and comparable(back.meta) == comparable(request.meta))
             line["bytes"] = len(blob)
+            # and as JSON, as crawler.distributed queues them: plain data only
+            codec.dumps(request.to_dict(spider=spider))
         except Exception as exc:  # reported by the test, with the request it failed on
             line["error"] = f"{type(exc).__name__}: {exc}"
         with open(self.path, "a", encoding="utf-8") as out:

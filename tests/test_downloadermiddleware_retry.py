@@ -117,7 +117,9 @@ def test_a_retry_is_scrapys_and_handed_back_without_waiting() -> None:
     from crawler.downloadhandlers.http import PAGE_SPENT
 
     mw, crawler = _crawled({"BRANDSWEEP_RETRY_BACKOFF": 5.0, "RETRY_TIMES": 1})
-    request = Request("http://x/", meta={"playwright_page": object()})
+    request = Request("http://x/", meta={"playwright_page": object(),
+                                         "playwright_page_methods": [object()],
+                                         "brandsweep_page_methods": [["settle_page", 1]]})
     response = Response("http://x/", status=503, headers={"Retry-After": "3"},
                         request=request)
     retry = _run_at_once(mw.process_response(request, response))
@@ -125,7 +127,9 @@ def test_a_retry_is_scrapys_and_handed_back_without_waiting() -> None:
     assert retry.meta["retry_times"] == 1 and retry.dont_filter
     # the wait travels with the retry, as plain data, and counts towards the page deadline
     assert retry.meta[PAGE_SPENT] == 3.0 and isinstance(retry.meta[RETRY_AT], float)
-    assert "playwright_page" not in retry.meta
+    # what the download made live is dropped; the named page methods stay, as data
+    assert "playwright_page" not in retry.meta and "playwright_page_methods" not in retry.meta
+    assert retry.meta["brandsweep_page_methods"] == [["settle_page", 1]]
     stats = crawler.stats.get_stats()  # type: ignore[attr-defined]
     assert stats["retry/count"] == 1
     assert stats["retry/reason_count/503 Service Unavailable"] == 1

@@ -18,6 +18,8 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 
+from crawler.distributed import codec
+from crawler.downloadermiddlewares.contexts import BrowserContextMiddleware
 from crawler.items import Listing
 from crawler.profiles import MarketplaceProfile, load_profiles
 from crawler.settings import DEFAULTS
@@ -80,18 +82,30 @@ def test_every_request_of_a_real_sweep_of_each_marketplace_round_trips(
 def test_a_browser_search_request_is_plain_data(fixture_server: FixtureServer,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     profile = profiles_at(fixture_server, monkeypatch)["shopfront"]
-    crawler = get_crawler(ProfileSpider, DEFAULTS)
+    crawler = get_crawler(ProfileSpider, DEFAULTS | {"PLAYWRIGHT_LAUNCH_OPTIONS": {"a": 1}})
     spider = ProfileSpider.from_crawler(crawler, profile=profile, keywords=["acme"])
     request = spider.search_request("acme", 1, profile.search_url("acme"), True)
     back = request_from_dict(pickle.loads(pickle.dumps(
         request.to_dict(spider=spider))), spider=spider)
-    (method,) = back.meta["playwright_page_methods"]
-    # the settle step is the spider's named function, with the profile and page limit
-    assert method.method is ProfileSpider.settle_page
-    assert method.args == (profile, spider.max_pages,
-                           int(profile.search.wait_seconds * 1000))
+    # JSON as crawler.distributed queues it: names and values only
+    assert codec.loads(codec.dumps(request.to_dict(spider=spider)))["meta"] == request.meta
     assert back.callback == spider.parse_search and back.errback == spider.on_error
     assert back.meta["playwright_page_init_callback"] == "crawler.browser_pages.guard_page"
+    # the settle step is the spider's method by name, with the page limit and the wait
+    assert back.meta["brandsweep_page_methods"] == [
+        ["settle_page", spider.max_pages, int(profile.search.wait_seconds * 1000)]]
+    assert "playwright_page_methods" not in back.meta
+
+    # at download time the context middleware turns the name into the spider's method
+    async def downloaded() -> Request:
+        crawler.spider = spider
+        BrowserContextMiddleware(crawler).process_request(back)
+        return back
+
+    asyncio.run(downloaded())
+    (method,) = back.meta["playwright_page_methods"]
+    assert method.method == spider.settle_page
+    assert method.args == (spider.max_pages, int(profile.search.wait_seconds * 1000))
 
 
 def test_a_fixture_search_page_becomes_listings(fixture_server: FixtureServer,

@@ -30,6 +30,7 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.response import response_status_message
 
+from crawler.downloadermiddlewares.contexts import PAGE_METHODS
 from crawler.downloadhandlers.http import PAGE_SPENT, page_deadline
 
 # an attempt given less time than this is not worth making
@@ -106,9 +107,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
         """``retry``, to be downloaded ``wait`` seconds from now; the wait counts towards
         the page deadline."""
         retry.meta[RETRY_AT] = time.time() + wait
-        # the failed attempt's browser page is live, not data; the retry gets its page
-        # when it is downloaded (crawler.downloadermiddlewares.contexts)
+        # what the download made live (the failed attempt's page, page methods resolved
+        # from their names) is not data; the retry gets its own when it is downloaded
+        # (crawler.downloadermiddlewares.contexts)
         retry.meta.pop("playwright_page", None)
+        if retry.meta.get(PAGE_METHODS):
+            retry.meta.pop("playwright_page_methods", None)
         retry.meta[PAGE_SPENT] = float(retry.meta.get(PAGE_SPENT, 0.0)) + wait
         return retry
 
