@@ -22,14 +22,21 @@ from crawler.rules.engine import RuleSet
 from crawler.store import Store
 from crawler.store_judging import facts, stored_descriptions
 
-# (path, version, day) -> the rule set compiled from that file
+# (path, version, day) -> the rule set compiled from that file; one entry per path (a
+# long-running process that sees a file change, or a new day, keeps only the latest)
 _COMPILED: dict[tuple[str, str, str], RuleSet] = {}
 
 
 def remember(ruleset: RuleSet) -> None:
     """Make ``ruleset`` the one crawls in this process judge with for its path, version
     and day: a sweep that compiled it already is not made to compile it again."""
-    _COMPILED[(ruleset.path, ruleset.version, ruleset.today.isoformat())] = ruleset
+    _keep((ruleset.path, ruleset.version, ruleset.today.isoformat()), ruleset)
+
+
+def _keep(key: tuple[str, str, str], ruleset: RuleSet) -> None:
+    for old in [k for k in _COMPILED if k[0] == key[0] and k != key]:
+        del _COMPILED[old]
+    _COMPILED[key] = ruleset
 
 
 def compiled(path: str, version: str, day: dt.date | None = None) -> RuleSet:
@@ -44,7 +51,7 @@ def compiled(path: str, version: str, day: dt.date | None = None) -> RuleSet:
         found = load(Path(path), day)
         if found.version != version:
             raise RuleSetChanged(path, version, found.version)
-        _COMPILED[key] = found
+        _keep(key, found)
     return found
 
 
