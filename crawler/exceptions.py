@@ -120,6 +120,20 @@ class RedisUnavailable(UserError):
                          "or check --redis")
 
 
+class RuleSetChanged(BrandsweepError):
+    """Raised by ``crawler.pipelines.judge`` when the rule file a crawl was started with
+    has changed since (its version differs): the crawl's listings would be judged by rules
+    the sweep did not report."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, expected: str, found: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: the rule set changed during the sweep (version {found}, "
+                         f"the sweep started with {expected}); run the sweep again, or "
+                         "`brandsweep rules apply` to judge its listings with the new rules")
+
+
 class NotificationFailed(BrandsweepError):
     """Raised by ``brandsweep notify test`` and ``notify retry`` when a service did not
     take a message (refused, unreachable, an error status); what it said is in the

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler import __version__
 from crawler.profiles.model import MarketplaceProfile
+
+if TYPE_CHECKING:
+    from crawler.rules.engine import RuleSet
 
 HTTP_HANDLER = "crawler.downloadhandlers.http.DeadlineHTTPDownloadHandler"
 PLAYWRIGHT_HANDLER = "crawler.downloadhandlers.playwright.LazyPlaywrightDownloadHandler"
@@ -24,6 +27,11 @@ DEFAULTS: dict[str, Any] = {
     "BRANDSWEEP_PAGE_DEADLINE": 0.0,  # seconds per page, retries included; 0: 3 timeouts
     "BRANDSWEEP_RETRY_BACKOFF": 0.5,
     "BRANDSWEEP_RETRY_BACKOFF_MAX": 60.0,
+    # the brand's rule file, its version, and the day it judges as of (ISO; "": today):
+    # crawler.pipelines.judge compiles it; unset, listings are stored but not judged
+    "BRANDSWEEP_RULES_DATE": "",
+    "BRANDSWEEP_RULES_PATH": "",
+    "BRANDSWEEP_RULES_VERSION": "",
     "CONCURRENT_REQUESTS": 16,
     "COOKIES_ENABLED": True,
     "DOWNLOADER_MIDDLEWARES": {
@@ -39,10 +47,14 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,  # a search page is never this big
     "DOWNLOAD_TIMEOUT": 30,
     "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
+    "EXTENSIONS": {"crawler.extensions.health.HealthExtension": 500},
     "ITEM_PIPELINES": {"crawler.pipelines.images.ImagesPipeline": 200,
-                       "crawler.pipelines.store.StorePipeline": 300},
+                       "crawler.pipelines.store.StorePipeline": 300,
+                       "crawler.pipelines.judge.JudgePipeline": 310},
     "LOG_LEVEL": "CRITICAL",  # the sweep summary carries every failure; -v for the log
     "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser.pages.abort_heavy_request",
+    # Playwright's driver starts with the first browser page, not with the crawl
+    "PLAYWRIGHT_BROWSER_PROVIDER": "crawler.downloadhandlers.playwright.LazyBrowserProvider",
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
     "PLAYWRIGHT_MAX_CONTEXTS": 3,  # current, retiring, and one spare
     "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
@@ -59,9 +71,11 @@ DEFAULTS: dict[str, Any] = {
 def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | None,
                 campaign: str | None, timeout: float | None = None,
                 log_level: str | None = None, chromium: str | None = None,
-                ruleset: Any = None, deadline: float | None = None) -> dict[str, Any]:
+                ruleset: RuleSet | None = None, deadline: float | None = None
+                ) -> dict[str, Any]:
     """The settings of the crawler that sweeps one marketplace. ``timeout`` is the
-    download timeout per page attempt, ``deadline`` the marketplace's whole crawl."""
+    download timeout per page attempt, ``deadline`` the marketplace's whole crawl;
+    ``ruleset`` is named by its file, version and day (settings are plain data)."""
     from crawler.browser.chromium import launch_options
 
     s = dict(DEFAULTS)
@@ -74,7 +88,9 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         "BRANDSWEEP_CAMPAIGN": campaign,
         "BRANDSWEEP_DB": db,
         "BRANDSWEEP_IMAGES_MAX": profile.images.max,
-        "BRANDSWEEP_RULESET": ruleset,  # a compiled crawler.rules RuleSet, or None
+        "BRANDSWEEP_RULES_DATE": ruleset.today.isoformat() if ruleset else "",
+        "BRANDSWEEP_RULES_PATH": ruleset.path if ruleset else "",
+        "BRANDSWEEP_RULES_VERSION": ruleset.version if ruleset else "",
         "BRANDSWEEP_SWEEP_ID": sweep_id or 0,
         "CONCURRENT_REQUESTS_PER_DOMAIN": profile.politeness.concurrency,
         "DOWNLOAD_DELAY": profile.politeness.delay,

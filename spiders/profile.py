@@ -27,9 +27,10 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler import urls
-from crawler.browser.pages import CONTEXT_KWARGS, GUARD_PAGE, ContextRotation
+from crawler.browser.pages import CONTEXT_KWARGS, GUARD_PAGE
 from crawler.browser.settle import settle
 from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
+from crawler.downloadhandlers import rotation
 from crawler.extract import fields as extract
 from crawler.extract import markers
 from crawler.extract.normalize import clean_text, parse_int, read_price
@@ -73,7 +74,6 @@ class ProfileSpider(scrapy.Spider):
         self.browser = profile.search.render == "browser"
         self.health = Health()
         self.seen: set[str] = set()
-        self.contexts: ContextRotation | None = None
         # a detail page is fetched once, whichever keyword found the listing first
         self.details: dict[str, dict[str, extract.Value]] = {}
         self.waiting: dict[str, list[Listing]] = {}
@@ -92,9 +92,6 @@ class ProfileSpider(scrapy.Spider):
     # -- requests -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        per_context = self.settings.getint("BRANDSWEEP_PAGES_PER_CONTEXT", 40)
-        self.contexts = ContextRotation(self.profile.name, per_context, self.settings.getint(
-            "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", 4))
         for keyword in self.keywords:
             url = self.profile.search_url(keyword)
             why = self.policy.refusal(url)
@@ -114,7 +111,11 @@ class ProfileSpider(scrapy.Spider):
                 playwright=True,
                 playwright_include_page=True,
                 # playwright_context is set at download time: downloadermiddlewares.contexts
-                playwright_page_methods=[_settle_method(self.profile, self.max_pages)],
+                # this spider's method by name, with plain arguments: resolved when the
+                # request is downloaded (downloadermiddlewares.contexts), as Scrapy
+                # resolves callbacks, so the request stays plain data (JOBDIR, a queue)
+                brandsweep_page_methods=[["settle_page", self.max_pages,
+                                          int(self.profile.search.wait_seconds * 1000)]],
                 # what a search page never needs and a hostile one could use to reach
                 # addresses the URL policy forbids: WebSockets, popups, service workers
                 playwright_page_init_callback=GUARD_PAGE,
@@ -127,13 +128,20 @@ class ProfileSpider(scrapy.Spider):
         return scrapy.Request(url, callback=self.parse_search, errback=self.on_error,
                               meta=meta, dont_filter=browser)
 
+    async def settle_page(self, page: Any, max_pages: int, wait_ms: int) -> dict[str, int]:
+        """The search page's settle step (a scrapy-playwright page method, named in
+        ``meta["brandsweep_page_methods"]``): wait for its listings, then scroll or click
+        "load more" up to ``max_pages`` batches."""
+        return await settle(page, self.profile, max_pages, wait_ms=wait_ms)
+
     # -- callbacks ------------------------------------------------------------------------
 
     async def parse_search(self, response: Response) -> AsyncIterator[Any]:
         # a browser page is closed before anything else can fail
         page = response.meta.get("playwright_page")
-        if page is not None and self.contexts is not None:
-            await self.contexts.release(page, response.meta.get("playwright_context"))
+        if page is not None:
+            await rotation.for_crawler(self.crawler).release(
+                page, response.meta.get("playwright_context"))
         for out in self._parse_search(response):
             yield out
 
@@ -285,11 +293,12 @@ class ProfileSpider(scrapy.Spider):
 
     async def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        if self.contexts is not None and request.meta.get("playwright_context"):
+        if request.meta.get("playwright_context"):
             # with or without a page: the context must not wait for it; a page that
             # failed is closed, never handed to the next request
-            await self.contexts.release(request.meta.get("playwright_page"),
-                                        request.meta["playwright_context"], reusable=False)
+            await rotation.for_crawler(self.crawler).release(
+                request.meta.get("playwright_page"), request.meta["playwright_context"],
+                reusable=False)
         if failure.check(CloseSpider):  # type: ignore[no-untyped-call]
             return
         message = failure.getErrorMessage()
@@ -447,16 +456,6 @@ class ProfileSpider(scrapy.Spider):
             return any(getattr(listing, name, None) in (None, []) for name in detail.fields
                        if name != "description")
         return False
-
-
-def _settle_method(profile: MarketplaceProfile, max_pages: int) -> Any:
-    from scrapy_playwright.page import PageMethod
-
-    async def run(page: Any) -> dict[str, int]:
-        return await settle(page, profile, max_pages,
-                            wait_ms=int(profile.search.wait_seconds * 1000))
-
-    return PageMethod(run)
 
 
 def _absolute(url: str, response: Response | None) -> str:

@@ -91,3 +91,79 @@ def test_an_attempt_gets_what_is_left_of_the_page_deadline() -> None:
     assert request.meta[PAGE_SPENT] >= 8.0
     with pytest.raises(DownloadTimeoutError, match="BRANDSWEEP_PAGE_DEADLINE"):
         begin_attempt(Request("http://x/", meta={PAGE_SPENT: 10.0}), 10.0, 30.0)
+
+
+def _crawled(settings: dict[str, object]) -> tuple[BackoffRetryMiddleware, object]:
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    crawler = get_crawler(Spider, DEFAULTS | settings)
+    crawler.spider = Spider.from_crawler(crawler, name="unit")
+    return BackoffRetryMiddleware.from_crawler(crawler), crawler
+
+
+def _run_at_once(coro: object) -> object:
+    """Run ``coro`` to its end without an event loop: it must not wait for anything."""
+    try:
+        coro.send(None)  # type: ignore[attr-defined]
+    except StopIteration as done:
+        return done.value
+    coro.close()  # type: ignore[attr-defined]
+    raise AssertionError("the coroutine waited")
+
+
+def test_a_retry_is_scrapys_and_handed_back_without_waiting() -> None:
+    from crawler.downloadermiddlewares.retry import RETRY_AT
+    from crawler.downloadhandlers.http import PAGE_SPENT
+
+    mw, crawler = _crawled({"BRANDSWEEP_RETRY_BACKOFF": 5.0, "RETRY_TIMES": 1})
+    request = Request("http://x/", meta={"playwright_page": object(),
+                                         "playwright_page_methods": [object()],
+                                         "brandsweep_page_methods": [["settle_page", 1]]})
+    response = Response("http://x/", status=503, headers={"Retry-After": "3"},
+                        request=request)
+    retry = _run_at_once(mw.process_response(request, response))
+    assert isinstance(retry, Request) and retry is not request
+    assert retry.meta["retry_times"] == 1 and retry.dont_filter
+    # the wait travels with the retry, as plain data, and counts towards the page deadline
+    assert retry.meta[PAGE_SPENT] == 3.0 and isinstance(retry.meta[RETRY_AT], float)
+    # what the download made live is dropped; the named page methods stay, as data
+    assert "playwright_page" not in retry.meta and "playwright_page_methods" not in retry.meta
+    assert retry.meta["brandsweep_page_methods"] == [["settle_page", 1]]
+    stats = crawler.stats.get_stats()  # type: ignore[attr-defined]
+    assert stats["retry/count"] == 1
+    assert stats["retry/reason_count/503 Service Unavailable"] == 1
+    # RETRY_TIMES spent: Scrapy's get_retry_request gives up, the response is the answer
+    again = Response("http://x/", status=503, request=retry)
+    assert _run_at_once(mw.process_response(retry, again)) is again
+    assert crawler.stats.get_value("retry/max_reached") == 1  # type: ignore[attr-defined]
+
+
+def test_an_exception_is_retried_and_the_wait_is_served_when_the_retry_is_downloaded(
+        ) -> None:
+    import asyncio
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawler.downloadermiddlewares.retry import RETRY_AT
+
+    mw, _crawler = _crawled({"BRANDSWEEP_RETRY_BACKOFF": 60.0})
+    request = Request("http://x/")
+    retry = _run_at_once(mw.process_exception(request, TimeoutError()))
+    assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
+    assert retry.meta[RETRY_AT] > time.time()
+    # not yet due: process_request waits for it (still waiting after the loop went round)
+    async def pending() -> bool:
+        task = asyncio.ensure_future(mw.process_request(retry))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        waited = not task.done()
+        task.cancel()
+        return waited
+
+    with ThreadPoolExecutor(1) as pool:  # in a thread of its own: the session may hold a loop
+        assert pool.submit(asyncio.run, pending()).result()
+    # due: it goes straight on, and waits only once
+    due = Request("http://x/", meta={RETRY_AT: time.time() - 1})
+    assert _run_at_once(mw.process_request(due)) is None and RETRY_AT not in due.meta
+    assert _run_at_once(mw.process_request(Request("http://x/"))) is None

@@ -34,15 +34,28 @@ def test_politeness_comes_from_the_profile(chromium: str) -> None:
 
 
 def test_a_compiled_rule_set_survives_scrapys_settings_copy() -> None:
+    import copy
+    import pickle
+
     from scrapy.settings import Settings
 
+    from crawler.pipelines.judge import compiled, remember
     from crawler.rules.loader import load_brand
 
     ruleset = load_brand("acme")
+    remember(ruleset)
     profile = load_profiles()["bazaar"]
     s = Settings(for_profile(profile, db="x.db", sweep_id=1, campaign=None, ruleset=ruleset))
-    # every Crawler deep-copies its settings; RE2 sets inside the rule set cannot be copied
-    assert s.copy()["BRANDSWEEP_RULESET"] is ruleset
+    # every Crawler deep-copies its settings: they name the rule file, plain data that
+    # copies and pickles, and the judging pipeline finds the compiled rule set by it
+    copied = s.copy()
+    assert copy.deepcopy(dict(copied)) == dict(copied)
+    pickle.dumps(dict(copied))
+    assert copied["BRANDSWEEP_RULES_PATH"] == ruleset.path
+    assert copied["BRANDSWEEP_RULES_VERSION"] == ruleset.version
+    assert compiled(copied["BRANDSWEEP_RULES_PATH"], copied["BRANDSWEEP_RULES_VERSION"],
+                    ruleset.today) is ruleset
+    assert "BRANDSWEEP_RULESET" not in copied
 
 
 def test_brandsweeps_own_settings_are_documented() -> None:

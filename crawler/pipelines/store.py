@@ -1,5 +1,6 @@
-"""Writes each listing to the SQLite store, in batches, one transaction per batch, and
-judges each batch with the brand's rule set as soon as it is stored."""
+"""Writes each listing to the SQLite store, in batches, one transaction per batch; each
+batch written is announced (``listings_saved``) so ``crawler.pipelines.judge`` judges it
+as soon as it is stored, from what was written rather than by reading it back."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from scrapy.exceptions import NotConfigured
 from crawler.items import Listing
 from crawler.store import Store
 
+# sent after each batch is committed, with ``store`` (the Store) and ``listings`` (the
+# batch as written: the latest sighting of a listing last, carrying the description an
+# earlier sighting in the batch had when it has none)
+listings_saved = object()
+
 
 class StorePipeline:
     """Buffers listings and flushes them every ``BRANDSWEEP_FLUSH_ITEMS`` items or
     ``BRANDSWEEP_FLUSH_SECONDS`` seconds, and when the spider closes."""
 
-    def __init__(self, db_path: str, sweep_id: int, campaign: str | None, flush_items: int,
-                 flush_seconds: float, ruleset: Any = None) -> None:
+    def __init__(self, crawler: Crawler, db_path: str, sweep_id: int, campaign: str | None,
+                 flush_items: int, flush_seconds: float) -> None:
+        self.crawler = crawler
         self.store = Store(db_path)
-        self.ruleset = ruleset
         self.sweep_id = sweep_id
         self.campaign = campaign
         self.flush_items = flush_items
@@ -29,20 +35,15 @@ class StorePipeline:
         self.last_flush = time.monotonic()
         self.new = 0
         self.saved = 0
-        self.evaluated = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         s = crawler.settings
         if not s.get("BRANDSWEEP_DB") or not s.getint("BRANDSWEEP_SWEEP_ID"):
             raise NotConfigured("no store: BRANDSWEEP_DB and BRANDSWEEP_SWEEP_ID unset")
-        pipeline = cls(s["BRANDSWEEP_DB"], s.getint("BRANDSWEEP_SWEEP_ID"),
-                       s.get("BRANDSWEEP_CAMPAIGN"), s.getint("BRANDSWEEP_FLUSH_ITEMS"),
-                       s.getfloat("BRANDSWEEP_FLUSH_SECONDS"), s.get("BRANDSWEEP_RULESET"))
-        pipeline.crawler = crawler
-        return pipeline
-
-    crawler: Crawler
+        return cls(crawler, s["BRANDSWEEP_DB"], s.getint("BRANDSWEEP_SWEEP_ID"),
+                   s.get("BRANDSWEEP_CAMPAIGN"), s.getint("BRANDSWEEP_FLUSH_ITEMS"),
+                   s.getfloat("BRANDSWEEP_FLUSH_SECONDS"))
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Listing):
@@ -55,37 +56,23 @@ class StorePipeline:
     def flush(self) -> None:
         stats = self.crawler.stats
         if self.buffer:
+            batch, self.buffer = self.buffer, []
             try:
-                self.new += self.store.save(self.sweep_id, self.buffer, self.campaign)
-                self.saved += len(self.buffer)
-                if self.ruleset is not None:
-                    self.evaluated += self._evaluate(self.buffer)
+                # Store.save fills in, on the batch's own items, what it merged among them
+                self.new += self.store.save(self.sweep_id, batch, self.campaign)
+                self.saved += len(batch)
             except Exception as exc:
                 # the batch rolled back as a whole; say so in the sweep's health
                 if stats is not None:
                     stats.inc_value("brandsweep/store_errors")
                     stats.set_value("brandsweep/store_error", f"{type(exc).__name__}: {exc}")
                 raise
-            finally:
-                self.buffer = []
+            self.crawler.signals.send_catch_log(listings_saved, store=self.store,
+                                                listings=batch)
         self.last_flush = time.monotonic()
         if stats is not None:
             stats.set_value("brandsweep/listings_new", self.new)
             stats.set_value("brandsweep/items_saved", self.saved)
-            stats.set_value("brandsweep/evaluated", self.evaluated)
-
-    def _evaluate(self, items: list[Listing]) -> int:
-        """Judge the stored rows of these listings (the store merges what earlier pages and
-        sweeps saw) and keep the verdicts; a crash between the two writes is repaired by
-        the next sweep or ``rules apply``, which judge every listing again."""
-        from crawler.rules.backtest import row_of
-
-        rs = self.ruleset
-        keys = list(dict.fromkeys((i.marketplace, i.listing_id) for i in items))
-        rows = [row_of(row, rs.evaluate(row)) for i in range(0, len(keys), 400)
-                for row in self.store.listings_for([], keys=keys[i:i + 400],
-                                                   brand=rs.brand_key)]
-        return self.store.save_evaluations(rs.brand_key, rows, self.sweep_id)
 
     def close_spider(self) -> None:
         self.flush()

@@ -128,11 +128,6 @@ class RuleSet:
         self._products = [(matchers.bits.get(PRODUCT_KEY + p.sku, 0), PRODUCT_KEY + p.sku, p)
                           for p in brand.products]
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> RuleSet:
-        # read-only once compiled, and its matchers hold RE2 sets, which cannot be copied;
-        # Scrapy deep-copies the settings that carry it, once per crawl
-        return self
-
     # -- evaluating -----------------------------------------------------------------------
 
     def evaluate(self, listing: dict[str, Any], full: bool = False) -> Evaluation:

@@ -39,6 +39,8 @@ class SweepPlan:
     # every profile, by name: cases from earlier sweeps of other marketplaces need theirs
     all_profiles: dict[str, MarketplaceProfile] | None = None
     notify: list[Any] = field(default_factory=list)  # crawler.notify.config.Channel
+    # Scrapy settings for every crawler of the sweep, applied over brandsweep's own
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,12 +153,17 @@ def _run(plan: SweepPlan) -> SweepResult:
     chromium = find_chromium() if any(p.search.render != "http" for p in todo) \
         else None
     process = scrapy_process.crawler_process(plan.log_level)
+    if plan.ruleset is not None:
+        from crawler.pipelines import judge
+
+        # the settings name the rule file; its pipeline judges with the one compiled here
+        judge.remember(plan.ruleset)
     crawlers: list[tuple[MarketplaceProfile, Crawler]] = []
     for profile in todo:
         crawler = Crawler(spiders[profile.name], bs.for_profile(
             profile, db=str(plan.db), sweep_id=sweep_id, campaign=plan.campaign,
             timeout=plan.timeout, log_level=plan.log_level, chromium=chromium,
-            ruleset=plan.ruleset, deadline=plan.deadline))
+            ruleset=plan.ruleset, deadline=plan.deadline) | plan.settings)
         # engine_stopped, not spider_closed: the spider's own spider_closed handler
         # (connected after this one) is where it decides how its keywords ended
         crawler.signals.connect(_checkpoint(store, sweep_id, profile.name, crawler),
@@ -271,11 +278,12 @@ def _follow_up(store: Store, plan: SweepPlan, sweep_id: int, result: SweepResult
 
 
 def _health(crawler: Any) -> dict[str, Any]:
-    spider = crawler.spider
+    from crawler.extensions import health as written
+
     stats = crawler.stats.get_stats() if crawler.stats else {}
-    if spider is None or not hasattr(spider, "health"):
+    if not isinstance(stats.get(written.HEALTH), dict):
         return {"status": "failed", "reason": "the crawler did not start"}
-    health = spider.health.as_dict()
+    health = dict(stats[written.HEALTH])  # the spider's, as crawler.extensions.health wrote it
     if health["status"] == "ok" and health["failed_pages"]:
         health["status"] = "failed" if not health["listings"] else "partial"
         health["reason"] = f"{len(health['failed_pages'])} pages failed after retries"
@@ -298,7 +306,6 @@ def _health(crawler: Any) -> dict[str, Any]:
     health["saved"] = stats.get("brandsweep/items_saved", 0)
     health["evaluated"] = stats.get("brandsweep/evaluated", 0)
     health["render_mode"] = "browser" if health["pages"]["browser"] else "http"
-    if crawler.spider.contexts is not None:
-        health["browser_contexts_closed"] = crawler.spider.contexts.closed
-        health["browser_pages_reused"] = crawler.spider.contexts.reused
+    health["browser_contexts_closed"] = stats.get(written.CONTEXTS_CLOSED, 0)
+    health["browser_pages_reused"] = stats.get(written.PAGES_REUSED, 0)
     return dict(health)

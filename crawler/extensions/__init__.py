@@ -1,0 +1,1 @@
+"""brandsweep's Scrapy extensions."""
