@@ -14,8 +14,7 @@ from its listing.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import scrapy
 from parsel import Selector
@@ -33,33 +32,13 @@ from crawler.downloadermiddlewares.urlpolicy import RefusedUrl
 from crawler.downloadhandlers import rotation
 from crawler.extract import fields as extract
 from crawler.extract import markers
-from crawler.extract.normalize import clean_text, parse_int, read_price
 from crawler.items import Listing
 from crawler.profiles.model import MarketplaceProfile
+from spiders.health import Health
+from spiders.results import ResultsPage, absolute
 
 
-@dataclass
-class Health:
-    """How a marketplace behaved during a sweep."""
-
-    status: str = "ok"  # ok | blocked | extraction_failed | failed
-    reason: str | None = None  # the page that showed the problem, and what it was
-    pages: dict[str, int] = field(default_factory=lambda: {"http": 0, "browser": 0})
-    detail_pages: int = 0
-    listings: int = 0  # distinct listings seen
-    cards: int = 0  # listing cards read, counting one listing on several pages
-    no_results: list[str] = field(default_factory=list)  # keywords with no results
-    failed_pages: list[str] = field(default_factory=list)
-    refused_urls: int = 0  # URLs crawler.urls refused: links on pages, redirects
-    refused: list[str] = field(default_factory=list)  # the first of them, and why
-    switched_to_browser: bool = False
-    price_warnings: int = 0  # prices shown but not stored: negative, NaN, absurd, unknown
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class ProfileSpider(scrapy.Spider):
+class ProfileSpider(ResultsPage, scrapy.Spider):
     """Runs any marketplace profile. Arguments: ``profile``, ``keywords``, ``max_pages``."""
 
     name = "profile"
@@ -218,46 +197,6 @@ class ProfileSpider(scrapy.Spider):
                    f"(did the layout change? check with: brandsweep marketplaces check "
                    f"{self.profile.name} --keyword {meta['keyword']!r})")
 
-    def _next_pages(self, response: Response, cards: Any) -> Iterator[scrapy.Request]:
-        meta = response.meta
-        for url, browser in self._pagination(response):
-            # checked before a Request exists: Scrapy refuses to build one for javascript:
-            why = self.policy.refusal(url)
-            if why is None:
-                yield self.search_request(meta["keyword"], meta["page"] + 1, url, browser)
-            else:
-                self._refuse(url, why, "next page")
-                self.health.failed_pages.append(
-                    f"{response.url}: next page {url[:200]} refused: {why}"[:300])
-
-    def _pagination(self, response: Response) -> Iterator[tuple[str, bool | None]]:
-        """The next result page's URL, and whether it needs the browser (None: as the
-        marketplace does)."""
-        meta = response.meta
-        pagination = self.profile.search.pagination
-        page = meta["page"]
-        if page >= self.max_pages or (meta["render"] == "browser" and \
-                pagination.kind in ("infinite_scroll", "load_more")):
-            return
-        if pagination.kind == "json_api" and pagination.next:
-            nxt = extract.field(pagination.next, item=self._json(response))
-            if isinstance(nxt, str) and nxt.isdigit():
-                url = self.profile.search_url(meta["keyword"], page + 1, offset=int(nxt))
-                yield url, None
-            elif isinstance(nxt, str) and nxt:
-                yield response.urljoin(nxt), None
-        elif pagination.kind in ("next_link", "load_more") and pagination.next:
-            nxt = extract.field(pagination.next, response)
-            if isinstance(nxt, str) and nxt:
-                yield response.urljoin(nxt), meta["render"] == "browser"
-        elif pagination.kind == "page_param":
-            total = extract.field(pagination.total_pages, response) \
-                if pagination.total_pages else None
-            pages = parse_int(total if isinstance(total, str) else None)
-            if pages is None or page < pages:
-                url = self.profile.search_url(meta["keyword"], page + 1)
-                yield url, meta["render"] == "browser"
-
     def parse_detail(self, response: Response, listing_id: str) -> Iterator[Listing]:
         self.health.detail_pages += 1
         self._check_blocked(response)
@@ -267,9 +206,9 @@ class ProfileSpider(scrapy.Spider):
         for name in ("seller_url", "image_urls"):  # relative to the detail page
             value = values.get(name)
             if isinstance(value, str):
-                values[name] = _absolute(value, response)
+                values[name] = absolute(value, response)
             elif isinstance(value, list):
-                values[name] = [_absolute(u, response) for u in value if isinstance(u, str)]
+                values[name] = [absolute(u, response) for u in value if isinstance(u, str)]
         self.details[listing_id] = values
         for listing in self.waiting.pop(listing_id, []):
             yield self._with_detail(listing, values)
@@ -382,84 +321,4 @@ class ProfileSpider(scrapy.Spider):
             self.health.reason = reason
         raise CloseSpider(status)
 
-    def _json(self, response: Response) -> Any:
-        import json
 
-        try:
-            return json.loads(response.text)
-        except ValueError:
-            self._fail("extraction_failed", f"{response.url}: the API did not answer JSON")
-
-    def _listing(self, card: Any, response: Response) -> Listing | Literal[False] | None:
-        """The card's listing; None when it lacks an id, URL or title, False when its URL
-        is one brandsweep may not fetch (never stored, so never a case or a notice)."""
-        if isinstance(card, dict):
-            values = {name: extract.field(spec, item=card)
-                      for name, spec in self.profile.listing.fields.items()}
-        else:
-            values = extract.fields(self.profile.listing.fields, card)
-        lid, url, title = values.get("listing_id"), values.get("url"), values.get("title")
-        if not (isinstance(lid, str) and isinstance(url, str) and isinstance(title, str)):
-            return None
-        url = _absolute(url, response)
-        why = self.policy.refusal(url)
-        if why is not None:
-            self._refuse(url, why, f"listing {lid[:80]!r}")
-            return False
-        listing = Listing(marketplace=self.profile.name, listing_id=lid,
-                          url=url, title=clean_text(title) or title,
-                          keyword=response.meta["keyword"],
-                          render_mode=response.meta["render"],
-                          currency=self.profile.currency)
-        for name, value in values.items():
-            if name not in ("listing_id", "url", "title") and value is not None:
-                self._set(listing, name, value, response)
-        if lid not in self.seen:
-            self.seen.add(lid)
-            self.health.listings = len(self.seen)
-        return listing
-
-    def _set(self, listing: Listing, name: str, value: extract.Value,
-             response: Response | None = None) -> None:
-        if name == "price" and isinstance(value, str):
-            reading = read_price(value, self.profile.currency)
-            if reading.problem is not None:
-                self.health.price_warnings += 1
-                self.logger.warning("%s: price not stored: %s", listing.url, reading.problem)
-            listing.price = str(reading.low) if reading.low is not None else None
-            listing.price_high = str(reading.high) if reading.high is not None else None
-            listing.currency = reading.currency
-        elif name in ("units_sold", "moq"):
-            setattr(listing, name, parse_int(value if isinstance(value, str) else None))
-        elif name == "image_urls":
-            urls = value if isinstance(value, list) else [value] if value else []
-            listing.image_urls = [u for u in (_absolute(u, response) for u in urls)
-                                  if self._allowed(u, listing, "image")]
-        elif name in ("url", "seller_url") and isinstance(value, str):
-            url = _absolute(value, response)
-            if self._allowed(url, listing, name.replace("_", " ")):
-                setattr(listing, name, url)
-        elif isinstance(value, str):
-            setattr(listing, name, clean_text(value))
-
-    def _allowed(self, url: str, listing: Listing, what: str) -> bool:
-        why = self.policy.refusal(url)
-        if why is not None:
-            self._refuse(url, why, f"{what} of listing {listing.listing_id[:80]!r}")
-        return why is None
-
-    def _needs_detail(self, listing: Listing) -> bool:
-        detail = self.profile.detail
-        if detail.when == "always":
-            return True
-        if detail.when == "missing":
-            return any(getattr(listing, name, None) in (None, []) for name in detail.fields
-                       if name != "description")
-        return False
-
-
-def _absolute(url: str, response: Response | None) -> str:
-    """A page's link made absolute; most are already, and those skip the parse."""
-    if response is None or url.startswith(("https://", "http://")):
-        return url
-    return response.urljoin(url)
