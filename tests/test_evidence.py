@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from crawler.cases import camera, evidence
+from crawler.cases import evidence, pacing
 from crawler.cases import lifecycle as cases
 from crawler.cli import cli
 from crawler.items import Listing
@@ -299,7 +299,7 @@ def test_each_marketplace_keeps_its_own_politeness(
     gaps = [b - a for a, b in zip(slow.starts, slow.starts[1:], strict=False)]
     assert min(gaps) >= 0.5  # politeness.delay after each answer: a lower bound only
     overall = serve.everywhere.most_in_flight  # type: ignore[attr-defined]
-    assert 2 <= overall <= camera.CONCURRENCY  # side by side, within the overall cap
+    assert 2 <= overall <= pacing.CONCURRENCY  # side by side, within the overall cap
 
 
 def test_a_case_whose_marketplace_lost_its_profile_is_counted(

@@ -7,41 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from crawler import urls
+from crawler.cases.pacing import (
+    CONCURRENCY,
+    MAX_REDIRECTS,
+    RETRY_STATUS,
+    Market,
+    Retries,
+    Retryable,
+    first_line,
+)
 from crawler.extract import markers
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import now
-
-CONCURRENCY = 4  # pages at once over all marketplaces: the 2-core machine is busy beyond
-
-
-
-PAGE_TIMEOUT = 30.0  # seconds for a listing page to load
-
-
-
-MAX_REDIRECTS = 5  # hops followed from a listing URL (or its first image)
-
-
-
-RETRY_STATUS = frozenset({429})  # and every 5xx
-
-
-
-@dataclass(frozen=True)
-class Retries:
-    """How a page that failed for a reason that may pass is tried again in the same run."""
-
-    attempts: int = 4  # in all, the first one included
-    backoff: float = 1.0  # first wait (seconds); doubled each time, with jitter
-    backoff_max: float = 30.0
-    retry_after_max: float = 60.0  # a longer Retry-After is cut to this
-
 
 
 @dataclass
@@ -53,7 +35,6 @@ class Job:
     title: str
     price: str | None
     currency: str | None
-
 
 
 @dataclass
@@ -68,124 +49,16 @@ class Shot:
     at: str
 
 
-
-class _Retryable(Exception):
-    """A failure that may pass: 429, 5xx, a time-out, a dropped connection."""
-
-    def __init__(self, why: str, retry_after: float | None = None) -> None:
-        super().__init__(why)
-        self.retry_after = retry_after
-
-
-
 class Refused(Exception):
     """A URL the profile's policy does not allow; never fetched, never retried."""
-
 
 
 class Blocked(Exception):
     """The page shows one of the profile's blocked markers."""
 
 
-
 class Failed(Exception):
     """A failure retrying now will not fix (404, too many redirects); the next run tries."""
-
-
-
-class _Market:
-    """One marketplace's share of the capture: its context, pages and politeness."""
-
-    def __init__(self, profile: MarketplaceProfile, context: Any, cap: int,
-                 timeout: float) -> None:
-        self.profile = profile
-        self.timeout_ms = timeout * 1000
-        self.policy = urls.for_profile(profile)
-        self.context = context
-        self.slots = asyncio.Semaphore(max(1, min(profile.politeness.concurrency, cap)))
-        self.delay = profile.politeness.delay
-        self.next_start = 0.0
-        self.turns = asyncio.Lock()
-        self.pages: list[Any] = []  # idle pages, reused: a new one per listing costs more
-        self.notes: dict[Any, tuple[str, str]] = {}  # page -> (kind, detail) from routing
-
-    async def ready(self) -> None:
-        """Wait (before a page is taken) until the marketplace's next turn is due."""
-        wait = self.next_start - asyncio.get_running_loop().time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """One document request: with a delay, the next one leaves ``delay`` seconds after
-        this one's answer came, so the marketplace sees at least that gap."""
-        if self.delay <= 0:
-            await self.ready()
-            yield
-            return
-        async with self.turns:
-            await self.ready()
-            try:
-                yield
-            finally:
-                self.next_start = max(self.next_start,
-                                      asyncio.get_running_loop().time() + self.delay)
-
-    def hold(self, seconds: float) -> None:
-        """The marketplace asked for a pause (``Retry-After``): every page waits for it."""
-        self.next_start = max(self.next_start, asyncio.get_running_loop().time() + seconds)
-
-    async def route(self, route: Any) -> None:
-        """Every request of this marketplace's pages: documents must pass the URL policy;
-        the main frame's document is fetched here without following redirects, so each
-        hop is checked before it is requested (Playwright does not route redirect hops)."""
-        request = route.request
-        try:
-            frame = request.frame
-            page, main = frame.page, frame.parent_frame is None
-        except Exception:  # a service worker's request has no frame
-            page, main = None, False
-        if request.resource_type != "document":
-            host = urlsplit(request.url).hostname or ""
-            kind = urls.host_class(host) if request.url.startswith(("http:", "https:")) \
-                else "public"
-            # third-party images and scripts draw the page, but never an internal address
-            if kind == "forbidden" or (kind == "local" and not self.policy.local_ok):
-                await route.abort("blockedbyclient")
-            else:
-                await route.continue_()
-            return
-        why = self.policy.refusal(request.url)
-        if why is not None:
-            if main and page is not None:
-                self.notes[page] = ("refused", f"{request.url!r} refused: {why}")
-            await route.abort("blockedbyclient")
-            return
-        if not (main and request.is_navigation_request()):
-            await route.continue_()
-            return
-        try:
-            async with self.turn():
-                response = await route.fetch(max_redirects=0, timeout=self.timeout_ms)
-            location = response.headers.get("location")
-            if 300 <= response.status < 400 and location:
-                # an empty page in its place: aborting would leave Chromium's error page
-                # loading, which the next hop's navigation interrupts
-                self.notes[page] = ("redirect", urljoin(request.url, location))
-                await route.fulfill(status=200, content_type="text/html", body="")
-            else:
-                await route.fulfill(response=response)
-        except Exception as exc:  # refused, reset, timed out, or the page closed meanwhile
-            self.notes[page] = ("error", f"{request.url}: {_first_line(exc)}")
-            with contextlib.suppress(Exception):
-                await route.abort("connectionfailed")
-
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-
 
 
 async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium: str,
@@ -205,7 +78,7 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
 
     def wait(state: Any) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+        if isinstance(exc, Retryable) and exc.retry_after is not None:
             return min(max(exc.retry_after, 0.0), retries.retry_after_max)
         return float(backoff(state))
 
@@ -213,10 +86,10 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(**launch_options(chromium))  # type: ignore[arg-type]
         try:
-            markets: dict[str, _Market] = {}
+            markets: dict[str, Market] = {}
             for name, profile in profiles.items():
                 context = await browser.new_context(viewport={"width": 1280, "height": 900})
-                markets[name] = _Market(profile, context, CONCURRENCY, page_timeout)
+                markets[name] = Market(profile, context, CONCURRENCY, page_timeout)
                 await context.route("**/*", markets[name].route)
 
             async def attempt(job: Job) -> Shot:
@@ -229,7 +102,7 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
                         try:
                             shot = await _shoot(market, page, job, page_timeout)
                         except BaseException as exc:
-                            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                            if isinstance(exc, Retryable) and exc.retry_after is not None:
                                 # the marketplace asked for a pause: all its pages wait
                                 market.hold(min(exc.retry_after, retries.retry_after_max))
                             market.notes.pop(page, None)
@@ -244,15 +117,15 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
                 try:
                     async for trying in AsyncRetrying(
                             stop=stop_after_attempt(retries.attempts), wait=wait,
-                            retry=retry_if_exception_type(_Retryable), reraise=True):
+                            retry=retry_if_exception_type(Retryable), reraise=True):
                         with trying:
                             outcome = await attempt(job)
-                except _Retryable as exc:
+                except Retryable as exc:
                     outcome = Failed(f"{exc} (after {retries.attempts} attempts)")
                 except (Refused, Blocked, Failed) as exc:
                     outcome = exc
                 except Exception as exc:  # one bad page must not stop the others
-                    outcome = Failed(_first_line(exc))
+                    outcome = Failed(first_line(exc))
                 keep(job, outcome)
 
             await asyncio.gather(*(one(job) for job in jobs))
@@ -262,8 +135,7 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
             await browser.close()
 
 
-
-async def _shoot(market: _Market, page: Any, job: Job, timeout: float) -> Shot:
+async def _shoot(market: Market, page: Any, job: Job, timeout: float) -> Shot:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -285,7 +157,7 @@ async def _shoot(market: _Market, page: Any, job: Job, timeout: float) -> Shot:
                 raise Refused(detail) from exc
             if kind == "error" or isinstance(exc, PlaywrightTimeout) or "net::ERR_" in str(
                     exc):
-                raise _Retryable(detail or _first_line(exc)) from exc
+                raise Retryable(detail or first_line(exc)) from exc
             raise
         kind, detail = market.notes.pop(page, ("", ""))
         if kind != "redirect":
@@ -305,7 +177,7 @@ async def _shoot(market: _Market, page: Any, job: Job, timeout: float) -> Shot:
     if hit is not None:  # whatever the status: a wall is not retried at once
         raise Blocked(repr(hit))
     if status in RETRY_STATUS or status >= 500:
-        raise _Retryable(f"{url}: HTTP {status}",
+        raise Retryable(f"{url}: HTTP {status}",
                          _retry_after(response.headers.get("retry-after") or ""))
     if status >= 400:
         raise Failed(f"{url}: HTTP {status}: the listing may be gone already")
@@ -318,7 +190,7 @@ async def _shoot(market: _Market, page: Any, job: Job, timeout: float) -> Shot:
             hit = markers.blocked_marker(profile, await page.content())
             if hit is not None:
                 raise Blocked(repr(hit)) from exc
-            raise _Retryable(f"{url}: {wait_for!r} did not show in {timeout:g}s") from exc
+            raise Retryable(f"{url}: {wait_for!r} did not show in {timeout:g}s") from exc
     hit = markers.blocked_marker(profile, await page.content())  # drawn by the page's scripts
     if hit is not None:
         raise Blocked(repr(hit))
@@ -328,8 +200,7 @@ async def _shoot(market: _Market, page: Any, job: Job, timeout: float) -> Shot:
     return Shot(job, status, response.url, png, html, image, note, at)
 
 
-
-async def _image(market: _Market, url: str, ms: float) -> tuple[bytes | None, str | None]:
+async def _image(market: Market, url: str, ms: float) -> tuple[bytes | None, str | None]:
     """The first image's bytes (redirects followed hop by hop, each checked), or None and
     why. The API request context is not routed, hence the checks here."""
     for _hop in range(MAX_REDIRECTS + 1):
@@ -339,7 +210,7 @@ async def _image(market: _Market, url: str, ms: float) -> tuple[bytes | None, st
         try:
             got = await market.context.request.get(url, timeout=ms, max_redirects=0)
         except Exception as exc:
-            return None, f"image {url}: {_first_line(exc)}"
+            return None, f"image {url}: {first_line(exc)}"
         location = got.headers.get("location")
         if 300 <= got.status < 400 and location:
             url = urljoin(url, location)

@@ -31,7 +31,7 @@ from pathlib import Path
 from crawler import urls
 from crawler.cases import camera
 from crawler.cases import lifecycle as case_log
-from crawler.cases.camera import PAGE_TIMEOUT, Retries
+from crawler.cases.pacing import PAGE_TIMEOUT, Retries
 from crawler.files import write_whole
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
