@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from crawler.rules import text
-from crawler.rules.matchers import FieldHits
+from crawler.rules.hits import FieldHits
 from crawler.rules.model import (
     AUTHORISED,
     ImageTest,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
@@ -25,6 +24,7 @@ import re2
 from rapidfuzz.distance import OSA
 
 from crawler.rules import text
+from crawler.rules.hits import FieldHits, Payload, Raw
 
 RE2_OPTIONS = re2.Options()
 RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a load error instead
@@ -48,62 +48,6 @@ def fuzzy_budget(term: str) -> int:
 def compile_regex(pattern: str) -> Any:
     """RE2 only: a pattern RE2 refuses raises ``re2.error`` (no fallback to ``re``)."""
     return re2.compile(pattern, options=RE2_OPTIONS)
-
-
-@dataclass
-class Hit:
-    start: int  # in the folded text
-    end: int
-    term: str  # the list's term as written
-
-
-Payload = tuple[tuple[str, str], ...]  # (list key, term as written) for one folded term
-
-
-Raw = list[tuple[int, int, Payload]]  # (start, end, payload) in the folded text
-
-
-class FieldHits:
-    """What the matchers find in one field's text, per match mode, each mode scanned when
-    first asked for: which list keys hit (the OR of their bits), and where (worked out
-    only when asked, since most hits are only tested, never shown)."""
-
-    __slots__ = ("_raw", "folds", "matchers", "modes", "value")
-
-    def __init__(self, matchers: Matchers | None = None, value: str = "",
-                 modes: tuple[str, ...] = ()) -> None:
-        self.matchers = matchers
-        self.value = value
-        self.modes: dict[str, int | None] = dict.fromkeys(modes)  # mode -> mask, once known
-        self.folds: dict[str, text.Folded] = {}  # mode -> the field folded that way
-        self._raw: Raw | None = None
-
-    def mode_mask(self, mode: str) -> int:
-        """The keys of ``mode`` lists that hit."""
-        found = self.modes.get(mode)
-        if found is None:
-            if self.matchers is None or mode not in self.modes:
-                return 0
-            found = self.modes[mode] = self.matchers.scan_mode(self, mode)
-        return found
-
-    @property
-    def mask(self) -> int:
-        """The keys of every list that hit, whatever its mode."""
-        out = 0
-        for mode in self.modes:
-            out |= self.mode_mask(mode)
-        return out
-
-    @property
-    def raw(self) -> Raw:
-        if self._raw is None:
-            self._raw = self.matchers.locate(self) if self.matchers is not None else []
-        return self._raw
-
-    def spans(self, key: str) -> list[Hit]:
-        return [Hit(start, end, written) for start, end, payload in self.raw
-                for k, written in payload if k == key]
 
 
 def _needs_boundary(char: str) -> bool:
