@@ -168,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     print(f"browser (both crawlers): {find_chromium()}")
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         rows = []
         for n in range(args.rounds):
             before = batches_served(server)

@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     keywords = spellings(args.window)
     tmp = Path(tempfile.mkdtemp())
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         rows = []
         for n in range(args.rounds):
             b_pages, b_secs = baseline(server.url, tmp, n, keywords)

@@ -40,13 +40,13 @@ def fetch(url: str, timeout: float = 10) -> Fetched:
 
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
-    return Catalogue(7)
+    return Catalogue(7, hard=False)
 
 
 @pytest.fixture(scope="session")
 def fixture_server() -> Iterator[FixtureServer]:
     """The four fixture marketplaces, default seed, no faults."""
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         yield server
 
 

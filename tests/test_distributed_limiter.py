@@ -66,7 +66,7 @@ def prefix() -> str:
 def test_three_workers_never_exceed_two_in_flight(redis_url: str, prefix: str) -> None:
     # without the limiter 12 tasks would have 12 slow pages in flight at once
     settings = FaultSettings(slow_share=1.0, slow_seconds=0.15)
-    with FixtureServer(port=0, faults={"slow": frozenset({"bazaar"})},
+    with FixtureServer(port=0, hard=False, faults={"slow": frozenset({"bazaar"})},
                        settings=settings) as server:
         ctx = multiprocessing.get_context("fork")
         workers = [ctx.Process(target=_crawler, args=(redis_url, prefix, server.url, w))

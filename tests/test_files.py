@@ -96,7 +96,7 @@ def test_the_store_and_its_wal_and_shm(tmp_path: Path, no_umask: None) -> None:
 def test_a_sweep_under_umask_0_leaves_nothing_world_writable(tmp_path: Path) -> None:
     """A real sweep with evidence capture and drafting, then a report and every export."""
     db = tmp_path / "store.db"
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         done = subprocess.run(
             [SCRIPT, "sweep", "--brand", "acme", "--marketplace", "bazaar", "--max-pages", "1",
              "--db", str(db)], capture_output=True, text=True, timeout=300, umask=0,

@@ -23,7 +23,7 @@ URLS = [f"/bazaar/sch?q=acme&page={p}" for p in range(1, 9)] + \
 
 
 def _server(faults: str, **settings: Any) -> FixtureServer:
-    return FixtureServer(port=0, seed=7, faults=parse_faults(faults),
+    return FixtureServer(port=0, hard=False, seed=7, faults=parse_faults(faults),
                          settings=FaultSettings(**settings))
 
 

@@ -188,7 +188,8 @@ def test_same_seed_same_bytes(fixture_server: FixtureServer) -> None:
     paths = ["/bazaar/sch?q=acme&page=3", "/megamart/s/more?k=velora&page=2",
              "/tradehub/search?keywords=acme&beginPage=2", "/shopfront/api/search?q=velora",
              "/shopfront/search?q=acme", "/img/cf-acme-stolen-1.png"]
-    with FixtureServer(port=0, seed=7) as twin, FixtureServer(port=0, seed=8) as other:
+    with FixtureServer(port=0, hard=False, seed=7) as twin, \
+            FixtureServer(port=0, hard=False, seed=8) as other:
         for path in paths:
             ours = fetch(fixture_server.url + path).body
             assert ours == fetch(twin.url + path).body, path

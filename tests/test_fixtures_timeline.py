@@ -13,16 +13,16 @@ from tests.conftest import fetch
 
 
 def test_days_are_cumulative_and_stable() -> None:
-    day1, day3 = Catalogue(7, 1), Catalogue(7, 3)
+    day1, day3 = Catalogue(7, 1, hard=False), Catalogue(7, 3, hard=False)
     kinds = {c.change for c in day3.changes}
     assert kinds == {"removed", "relisted", "price"}
     assert [c for c in day3.changes if c.day == 1] == day1.changes
-    assert Catalogue(7, 3).changes == day3.changes  # the same in every process
-    assert Catalogue(7).changes == []
+    assert Catalogue(7, 3, hard=False).changes == day3.changes  # the same in every process
+    assert Catalogue(7, hard=False).changes == []
 
 
 def test_removed_listings_are_gone_and_relistings_reuse_the_photo() -> None:
-    base, later = Catalogue(7), Catalogue(7, 2)
+    base, later = Catalogue(7, hard=False), Catalogue(7, 2, hard=False)
     removed = {(c.marketplace, c.listing_id) for c in later.changes if c.change == "removed"}
     assert removed and not removed & set(later.by_id)
     assert all(base.by_id[k].label == "counterfeit" for k in removed)
@@ -37,8 +37,8 @@ def test_removed_listings_are_gone_and_relistings_reuse_the_photo() -> None:
 
 
 def test_server_day_switches_what_is_served() -> None:
-    with FixtureServer(port=0, seed=7, day=0) as server:
-        gone = next(c for c in Catalogue(7, 1).changes if c.change == "removed"
+    with FixtureServer(port=0, hard=False, seed=7, day=0) as server:
+        gone = next(c for c in Catalogue(7, 1, hard=False).changes if c.change == "removed"
                     and c.marketplace == "bazaar")
         url = f"{server.url}/bazaar/itm/{gone.listing_id}"
         assert b"This listing was ended" not in fetch(url).body

@@ -42,7 +42,7 @@ def test_check_shows_what_each_selector_found(fixture_server: FixtureServer) -> 
 
 
 def test_check_points_at_a_changed_layout() -> None:
-    with FixtureServer(port=0, faults=parse_faults("layout:bazaar")) as server:
+    with FixtureServer(port=0, hard=False, faults=parse_faults("layout:bazaar")) as server:
         done = run(server, "check", "bazaar", "--keyword", "acme")
     assert done.returncode == 3
     assert "cards (li.s-item): 0" in done.stdout

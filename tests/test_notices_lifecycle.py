@@ -56,7 +56,7 @@ def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 @pytest.mark.browser
 def test_sweep_drafts_with_evidence_then_verify_and_relisting(tmp_path: Path) -> None:
     db = tmp_path / "store.db"
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         first = run(server, "sweep", "--brand", "acme", "--max-pages", "2", "--db", str(db),
                     "--json")
         assert first.returncode == 0, first.stderr
@@ -87,7 +87,7 @@ def test_sweep_drafts_with_evidence_then_verify_and_relisting(tmp_path: Path) ->
         server.app.set_day(1)
         checked = run(server, "verify", "--brand", "acme", "--db", str(db), "--json")
         assert checked.returncode == 0, checked.stderr
-        taken_down = {(c.marketplace, c.listing_id) for c in Catalogue(7, 1).changes
+        taken_down = {(c.marketplace, c.listing_id) for c in Catalogue(7, 1, hard=False).changes
                       if c.change == "removed"}
         submitted = set(rows(db, "select marketplace, listing_id from cases where status in "
                              "('removed', 'still_live')"))
@@ -100,7 +100,7 @@ def test_sweep_drafts_with_evidence_then_verify_and_relisting(tmp_path: Path) ->
                     "--json")
         assert later.returncode == 0, later.stderr
         came_back = {(c.marketplace, c.listing_id, c.detail["relisted_from"])
-                     for c in Catalogue(7, 2).changes if c.change == "relisted"}
+                     for c in Catalogue(7, 2, hard=False).changes if c.change == "relisted"}
         linked = set(rows(db, "select n.marketplace, n.listing_id, o.listing_id from cases n "
                           "join cases o on o.id = n.relisted_from"))
         assert linked and linked <= came_back
@@ -128,7 +128,7 @@ def test_kill_9_during_evidence_and_drafting_loses_and_duplicates_nothing(
         tmp_path: Path) -> None:
     db = tmp_path / "store.db"
     rng = random.Random(5)
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         done = run(server, "sweep", "--brand", "velora", "--max-pages", "2", "--no-evidence",
                    "--no-draft", "--db", str(db))
         assert done.returncode == 0, done.stderr

@@ -34,7 +34,7 @@ def run(*args: str, url: str = "") -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("report") / "store.db"
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         for _ in range(2):  # two sweeps: the history chart has two points per marketplace
             done = run("sweep", "--brand", "acme", "--marketplace", "bazaar", "--marketplace",
                        "shopfront", "--max-pages", "1", "--db", str(db), url=server.url)

@@ -74,7 +74,7 @@ def test_install_replaces_lists_and_removes_only_ours(tmp_path: Path) -> None:
 
 def test_the_installed_command_runs_a_sweep_under_env_i(tmp_path: Path) -> None:
     tab = tmp_path / "crontab"
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         schedule = write_schedule(tmp_path, server.url)
         assert cli_run("schedule", "install", "--file", str(schedule), "--tabfile",
                        str(tab))[0] == 0
@@ -132,7 +132,7 @@ def wait_for(db: Path, sql: str, timeout: float = 60) -> None:
 def test_a_second_sweep_of_the_brand_exits_75_and_a_killed_ones_lock_does_not_block(
         tmp_path: Path) -> None:
     db = tmp_path / "store.db"
-    with FixtureServer(port=0, seed=7, faults=parse_faults("slow"),
+    with FixtureServer(port=0, hard=False, seed=7, faults=parse_faults("slow"),
                        settings=FaultSettings(slow_seconds=2)) as server:
         first = sweep(server, db)
         wait_for(db, "select count(*) from sweeps where status = 'running'")
@@ -166,7 +166,7 @@ def snapshot(db: Path) -> dict[str, Any]:
 @pytest.mark.browser
 def test_kill_9_mid_sweep_then_the_next_run_completes_it(tmp_path: Path) -> None:
     rng = random.Random(11)
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         whole = tmp_path / "whole.db"
         done = sweep(server, whole)
         out, err = done.communicate(timeout=300)

@@ -65,7 +65,7 @@ def assert_store_matches_truth(db: Path, truth: dict[tuple[str, str], dict[str, 
 
 @pytest.fixture(scope="module")
 def plain() -> Iterator[FixtureServer]:
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, hard=False, seed=7) as server:
         yield server
 
 
@@ -125,7 +125,7 @@ def test_max_pages_and_text_summary(plain: FixtureServer, catalogue: Catalogue,
 def test_retries_recover_everything_under_ratelimit_flaky_slow(
         catalogue: Catalogue, tmp_path: Path) -> None:
     faults = parse_faults("ratelimit,flaky,slow")
-    with FixtureServer(port=0, seed=7, faults=faults,
+    with FixtureServer(port=0, hard=False, seed=7, faults=faults,
                        settings=FaultSettings(slow_seconds=4)) as server:
         db = tmp_path / "faulty.db"
         done = brandsweep(server, "sweep", "--brand", "velora", "--no-evidence", "--db",
@@ -140,7 +140,7 @@ def test_retries_recover_everything_under_ratelimit_flaky_slow(
 def test_blocked_and_layout_changes_are_reported_and_exit_3(
         catalogue: Catalogue, tmp_path: Path) -> None:
     faults = parse_faults("captcha:bazaar,layout:megamart,layout:shopfront")
-    with FixtureServer(port=0, seed=7, faults=faults,
+    with FixtureServer(port=0, hard=False, seed=7, faults=faults,
                        settings=FaultSettings(captcha_burst=8)) as server:
         db = tmp_path / "partial.db"
         done = brandsweep(server, "sweep", "--brand", "velora", "--no-evidence", "--db",
@@ -242,7 +242,7 @@ def test_kill_9_mid_sweep_leaves_a_consistent_store_and_the_next_sweep_completes
 
     db = tmp_path / "killed.db"
     faults = parse_faults("slow")  # stretch the sweep so the kill lands in the middle
-    with FixtureServer(port=0, seed=7, faults=faults,
+    with FixtureServer(port=0, hard=False, seed=7, faults=faults,
                        settings=FaultSettings(slow_seconds=1.0)) as server:
         env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
         proc = subprocess.Popen([SCRIPT, "sweep", "--brand", "acme", "--no-evidence", "--db",
