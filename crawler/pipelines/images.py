@@ -46,7 +46,7 @@ from crawler.files import write_whole
 from crawler.images.hashing import PhotoHashes, UnreadableImage, hash_image
 from crawler.items import Listing
 from crawler.store import Store, now
-from crawler.store_images import LinkRow, PhotoRow, save_batch
+from crawler.store.images import LinkRow, PhotoRow, save_batch
 
 THUMBNAIL = (160, 160)
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
