@@ -27,6 +27,11 @@ class Outcome:
 
     marketplace: str
     program: str
+    # what a brand reports first, then the counts behind it
+    removal_rate: float | None = None  # removed / listings
+    relist_rate_30d: float | None = None  # relisted_30d / removed
+    median_seconds: float | None = None  # submitted -> found removed
+    p90_seconds: float | None = None
     notices: int = 0
     listings: int = 0
     removed: int = 0
@@ -34,10 +39,6 @@ class Outcome:
     pending: int = 0
     relisted: int = 0  # removed listings whose seller came back (at any time)
     relisted_30d: int = 0  # ... within RELIST_WINDOW of the removal
-    removal_rate: float | None = None  # removed / listings
-    median_seconds: float | None = None  # submitted -> found removed
-    p90_seconds: float | None = None
-    relist_rate_30d: float | None = None  # relisted_30d / removed
 
 
 @dataclass

@@ -217,14 +217,15 @@ def _marketplace_health(db: sqlite_utils.Database) -> None:
 @migration("0012_notify_outbox")
 def _outbox(db: sqlite_utils.Database) -> None:
     # one row per message and service; nothing is deleted, `sent_at` says it went out
-    db.table("notify_outbox").create({
+    outbox = db.table("notify_outbox")
+    outbox.create({
         "id": int, "created_at": str, "kind": str, "brand": str, "sweep_id": int,
         "triggers": str, "url": str, "service": str, "title": str, "body_text": str,
         "body_html": str, "attachments": str, "status": str, "attempts": int, "rounds": int,
         "last_error": str, "last_attempt_at": str, "sent_at": str, "claimed_by": str,
         "claimed_at": str,
     }, pk="id", not_null={"created_at", "kind", "url", "title", "body_text", "status"})
-    db.table("notify_outbox").create_index(["status", "id"])
+    outbox.create_index(["status", "id"])  # what is left to send, oldest first
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
