@@ -43,7 +43,7 @@ def test_outcomes_on_the_fixture_timeline_match_the_truth(tmp_path: Path) -> Non
     db = tmp_path / "store.db"
     sweep = ["sweep", "--brand", "acme", "--max-pages", "2", "--db", str(db),
              *[a for m in MARKETS for a in ("--marketplace", m)]]
-    with FixtureServer(port=0, seed=7) as server:
+    with FixtureServer(port=0, seed=7, hard=False) as server:
         first = run(server, *sweep)
         assert first.returncode == 0, first.stdout + first.stderr
         none_yet = run(server, "outcomes", "--brand", "acme", "--db", str(db))
@@ -65,9 +65,9 @@ def test_outcomes_on_the_fixture_timeline_match_the_truth(tmp_path: Path) -> Non
 
     submitted = set(rows(db, "select i.marketplace, i.listing_id from notice_items i join "
                          "notices n on n.id = i.notice_id where n.submitted_at is not null"))
-    taken_down = {(c.marketplace, c.listing_id) for c in Catalogue(7, 1).changes
+    taken_down = {(c.marketplace, c.listing_id) for c in Catalogue(7, 1, hard=False).changes
                   if c.change == "removed"}
-    came_back = [c for c in Catalogue(7, 2).changes if c.change == "relisted"]
+    came_back = [c for c in Catalogue(7, 2, hard=False).changes if c.change == "relisted"]
     # a relisting is found when the day-2 sweep saw the new listing and staged it
     staged = set(rows(db, "select marketplace, listing_id from cases"))
     by_market: dict[str, dict[str, int]] = {}
