@@ -62,7 +62,7 @@ def sync(store: Store, brand: str, by: str, sweep_id: int | None = None) -> Sync
         for market, lid, stage, score, version, case_id, old_stage, status in rows:
             if case_id is None:
                 new_id = case_rows.open_case(store, brand, market, lid, stage, score, at,
-                                           sweep_id)
+                                             sweep_id)
                 _event(store, new_id, by, "open", None, "open",
                        f"staged {stage} (score {score}) by rule set {version}", sweep_id, at)
                 result.opened.append(new_id)
@@ -107,7 +107,7 @@ def _transition(store: Store, ids: list[int], action: str, by: str, reason: str 
 def _event(store: Store, case_id: int, by: str, action: str, from_status: str | None,
            to_status: str | None, reason: str | None, sweep_id: int | None, at: str) -> None:
     case_rows.add_event(store, case_id, by, action, from_status, to_status, reason, sweep_id,
-                      at)
+                        at)
 
 
 def record(store: Store, case_id: int, by: str, action: str, reason: str,
