@@ -413,7 +413,12 @@ jobs:
     got = receiver.delivered()
     assert len(got) == 1 and len(receiver.bodies) == 1
     count = takedowns(tmp_path / "store.db")["tradehub"]
-    assert got[0]["title"] == (f"brandsweep: velora sweep 1: {count} new cases, {count} "
+    con = sqlite3.connect(tmp_path / "store.db")
+    cases = con.execute("select count(*) from cases where marketplace = 'tradehub'"
+                        ).fetchone()[0]
+    con.close()
+    assert cases >= count > 0
+    assert got[0]["title"] == (f"brandsweep: velora sweep 1: {cases} new cases, {count} "
                                "new takedown")
 
 
