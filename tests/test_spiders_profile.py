@@ -3,7 +3,6 @@ marketplace serialises each one), and it reads a real fixture page into listings
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pickle
@@ -26,6 +25,7 @@ from crawler.profiles.model import MarketplaceProfile
 from crawler.settings import DEFAULTS
 from fixtures.server import FixtureServer
 from spiders.profile import ProfileSpider
+from tests import asyncrun
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKETS = ("bazaar", "shopfront", "megamart", "tradehub")
@@ -103,7 +103,7 @@ def test_a_browser_search_request_is_plain_data(fixture_server: FixtureServer,
         BrowserContextMiddleware(crawler).process_request(back)
         return back
 
-    asyncio.run(downloaded())
+    asyncrun.run(downloaded())
     (method,) = back.meta["playwright_page_methods"]
     assert method.method == spider.settle_page
     assert method.args == (spider.max_pages, int(profile.search.wait_seconds * 1000))
@@ -123,7 +123,7 @@ def test_a_fixture_search_page_becomes_listings(fixture_server: FixtureServer,
     async def read() -> list[Any]:
         return [out async for out in spider.parse_search(response)]
 
-    out = asyncio.run(read())
+    out = asyncrun.run(read())
     listings = [o for o in out if isinstance(o, Listing)]
     follow = [o for o in out if isinstance(o, Request)]
     assert listings or follow, "the page gave neither listings nor detail requests"

@@ -3,7 +3,6 @@ and a real fixture listing page reads as still live."""
 
 from __future__ import annotations
 
-import asyncio
 import urllib.request
 
 import pytest
@@ -16,6 +15,7 @@ from crawler.settings import DEFAULTS
 from fixtures.catalogue import Catalogue
 from fixtures.server import FixtureServer
 from spiders.verify import VerifySpider, read
+from tests import asyncrun
 
 
 def test_a_live_listing_reads_still_live_and_requests_are_plain(
@@ -31,7 +31,7 @@ def test_a_live_listing_reads_still_live_and_requests_are_plain(
     async def requests() -> list[object]:
         return [r async for r in spider.start()]
 
-    (request,) = asyncio.run(requests())
+    (request,) = asyncrun.run(requests())
     assert spider.verdicts[2][0] == "refused"  # never requested
     assert codec.loads(codec.dumps(request.to_dict(spider=spider)))["meta"] == {"case": 1}
     with urllib.request.urlopen(url, timeout=30) as answer:
