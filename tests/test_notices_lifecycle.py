@@ -7,19 +7,16 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fixtures.catalogue import Catalogue
 from fixtures.server import FixtureServer
+from tests.cli import SCRIPT, rows, run
 
-SCRIPT = str(Path(sys.executable).with_name("brandsweep"))
 # what each program's text must carry (PRODUCT.md, Notices)
 ELEMENTS = {
     "ebay_vero": ["NOTICE OF CLAIMED INFRINGEMENT", "Rights owner: Acme Consumer Products",
@@ -38,19 +35,8 @@ ELEMENTS = {
 }
 
 
-def run(server: FixtureServer, *args: str, timeout: float = 400
-        ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
 
 
-def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.browser

@@ -5,12 +5,8 @@ figures must be what the fixture truth's takedowns and relistings say."""
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import lxml.html
 import pytest
@@ -19,23 +15,14 @@ from crawler.reports import outcomes as oc
 from crawler.store import Store
 from fixtures.catalogue import Catalogue
 from fixtures.server import FixtureServer
+from tests import cli
+from tests.cli import SCRIPT, rows
 
-SCRIPT = str(Path(sys.executable).with_name("brandsweep"))
 MARKETS = ("bazaar", "tradehub")
 
 
 def run(server: FixtureServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env,
-                          timeout=600)
-
-
-def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
+    return cli.run(server, *args, timeout=600)  # its first sweep is longer than most
 
 
 @pytest.mark.browser
