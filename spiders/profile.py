@@ -157,18 +157,7 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
             if listing is False:
                 refused += 1
                 continue
-            if not self._needs_detail(listing):
-                yield listing
-            elif listing.listing_id in self.details:
-                yield self._with_detail(listing, self.details[listing.listing_id])
-            elif listing.listing_id in self.waiting:
-                self.waiting[listing.listing_id].append(listing)
-            else:
-                self.waiting[listing.listing_id] = [listing]
-                yield scrapy.Request(listing.url, callback=self.parse_detail,
-                                     errback=self.on_detail_error,
-                                     cb_kwargs={"listing_id": listing.listing_id},
-                                     meta={"render": "http"})
+            yield from self.card_listing(listing)
         if broken * 2 > len(cards):
             self._fail("extraction_failed", f"{response.url}: {broken} of {len(cards)} "
                        "listing cards lack an id, URL or title (did the layout change?)")
@@ -178,6 +167,26 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
                        "); if that host is the marketplace's own, add it to the profile's "
                        "allowed_hosts")
         yield from self._next_pages(response, cards)
+
+    def card_listing(self, listing: Listing) -> Iterator[Any]:
+        """A card's listing: as it is, with the detail values read already, or held until
+        its detail page is read (requested once, whichever keyword found it first)."""
+        if not self._needs_detail(listing):
+            yield listing
+        elif listing.listing_id in self.details:
+            yield self._with_detail(listing, self.details[listing.listing_id])
+        elif listing.listing_id in self.waiting:
+            self.waiting[listing.listing_id].append(listing)
+        else:
+            self.waiting[listing.listing_id] = [listing]
+            yield self.detail_request(listing)
+
+    def detail_request(self, listing: Listing) -> scrapy.Request:
+        """The request for ``listing``'s detail page."""
+        return scrapy.Request(listing.url, callback=self.parse_detail,
+                              errback=self.on_detail_error,
+                              cb_kwargs={"listing_id": listing.listing_id},
+                              meta={"render": "http"})
 
     def _no_cards(self, response: Response) -> Iterator[Any]:
         meta = response.meta
@@ -209,9 +218,18 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
                 values[name] = absolute(value, response)
             elif isinstance(value, list):
                 values[name] = [absolute(u, response) for u in value if isinstance(u, str)]
+        yield from self.detail_read(listing_id, values)
+
+    def detail_read(self, listing_id: str, values: dict[str, extract.Value]
+                    ) -> Iterator[Listing]:
+        """A detail page was read: the listings waiting for it, completed."""
         self.details[listing_id] = values
         for listing in self.waiting.pop(listing_id, []):
             yield self._with_detail(listing, values)
+
+    def detail_lost(self, listing_id: str) -> Iterator[Listing]:
+        """A detail page could not be read: the listings waiting for it, as they are."""
+        yield from self.waiting.pop(listing_id, [])
 
     def on_detail_error(self, failure: Failure) -> Iterator[Listing]:
         """A lost detail page costs its fields, never the listing itself."""
@@ -222,7 +240,7 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
         elif not failure.check(CloseSpider):  # type: ignore[no-untyped-call]
             self.health.failed_pages.append(
                 f"{request.url}: {failure.getErrorMessage()}"[:300])
-        yield from self.waiting.pop(request.cb_kwargs["listing_id"], [])
+        yield from self.detail_lost(request.cb_kwargs["listing_id"])
 
     def _with_detail(self, listing: Listing, values: dict[str, extract.Value]) -> Listing:
         for name, value in values.items():
