@@ -110,3 +110,36 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         s["DOWNLOAD_HANDLERS"] = {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER}
         s["PLAYWRIGHT_LAUNCH_OPTIONS"] = launch_options(chromium, images=False)
     return s
+
+
+GLOBAL_LIMIT = "crawler.downloadermiddlewares.globallimit.GlobalLimitMiddleware"
+
+
+def distributed(profile: MarketplaceProfile, redis_url: str) -> dict[str, Any]:
+    """What every crawler of a distributed sweep adds (coordinator and workers alike):
+    the marketplace's politeness held in Redis across all of them."""
+    return {
+        "BRANDSWEEP_CONCURRENCY": profile.politeness.concurrency,
+        "BRANDSWEEP_DELAY": profile.politeness.delay,
+        "BRANDSWEEP_MARKETPLACE": profile.name,
+        "BRANDSWEEP_REDIS_URL": redis_url,
+        # last before the download handler: a retry's back-off never holds a slot
+        "DOWNLOADER_MIDDLEWARES": {**DEFAULTS["DOWNLOADER_MIDDLEWARES"], GLOBAL_LIMIT: 960},
+    }
+
+
+def for_worker(profile: MarketplaceProfile, redis_url: str, concurrency: int
+               ) -> dict[str, Any]:
+    """A worker's crawler of one marketplace, over ``for_profile``'s: it downloads and
+    reads; the coordinator stores, judges and fetches photos. Its pace is the shared limit
+    (the profile's concurrency and delay across all workers), not a per-process one."""
+    return distributed(profile, redis_url) | {
+        "AUTOTHROTTLE_ENABLED": False,
+        "CLOSESPIDER_TIMEOUT": 0,  # the coordinator keeps the marketplace's deadline
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "DOWNLOAD_DELAY": 0,
+        "DUPEFILTER_CLASS": "crawler.distributed.dupefilter.RedirectLoopFilter",
+        "EXTENSIONS": {},
+        "ITEM_PIPELINES": {},
+    }

@@ -46,6 +46,9 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
     # URLs' tokens off the command line
     channels = notify_config.Channels().add(schedule.notify).add(job.notify)
     notify_env = {notify_config.ENV: channels.to_json()} if len(channels) else {}
+    # in the environment, not on the command line, where ps would show its password
+    redis = schedule.redis if job.redis is None else job.redis
+    redis_env = {"BRANDSWEEP_REDIS": redis} if redis else {}
     for brand in job.brands:
         args = [sys.executable, "-m", "crawler", "sweep", "--brand", brand, "--db", str(db),
                 "--json"]
@@ -64,7 +67,7 @@ def run(schedule: Schedule, schedule_file: Path, job_name: str) -> JobResult:
         # PYTHONSAFEPATH: the child runs in the schedule's folder, whose own ``crawler``
         # module (if it has one) must not be run in place of ours
         done = subprocess.run(args, capture_output=True, text=True, check=False,
-                              env={**os.environ, **job.env, **notify_env,
+                              env={**os.environ, **job.env, **notify_env, **redis_env,
                                    "PYTHONSAFEPATH": "1"})
         for line in done.stderr.splitlines():
             log.info("%s: %s", brand, line)

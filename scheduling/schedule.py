@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from croniter import CroniterBadDateError, croniter
 from crontab import CronSlices
@@ -80,6 +80,16 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 Brand = Annotated[str, AfterValidator(_one_line), AfterValidator(_brand)]
 
 
+def _redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"{value!r} is not a Redis URL: redis://HOST:PORT/DB, "
+                         "rediss://... (TLS) or unix:///path/to/redis.sock")
+    return value
+
+
+RedisUrl = Annotated[str, AfterValidator(_one_line), AfterValidator(_redis_url)]
+
+
 class Job(BaseModel):
     """One cron job: sweep these brands on these marketplaces on this schedule."""
 
@@ -96,6 +106,9 @@ class Job(BaseModel):
     env: dict[EnvName, OneLine] = {}
     # this job's digests go here too, besides the schedule's own notify (crawler.notify)
     notify: NotifySetting | None = None
+    # sweep through the workers of this Redis (distributed sweeps); "" for a local sweep
+    # when the schedule names one
+    redis: RedisUrl | Literal[""] | None = None
 
     @field_validator("cron")
     @classmethod
@@ -125,6 +138,7 @@ class Schedule(BaseModel):
     marketplaces: list[OneLine] = []  # extra profile folders, relative likewise
     logs: OneLine = "logs"  # log files and HTML reports, relative likewise
     notify: NotifySetting | None = None  # every job's digests (crawler.notify)
+    redis: RedisUrl | None = None  # every job sweeps through this Redis's workers
     jobs: list[Job]
 
     @field_validator("jobs")

@@ -11,6 +11,7 @@ import pytest
 
 from crawler.browser.chromium import find_chromium, launch_options
 from fixtures.catalogue import Catalogue
+from fixtures.redisserver import RedisServerMissing, redis_server
 from fixtures.server import FixtureServer
 
 
@@ -76,50 +77,9 @@ def page(browser: object) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server of our own on a free loopback port, no persistence, stopped at
-    the end of the session. ``make test`` (target ``redis``) installs Debian's."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    import redis
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("no redis-server: run `make redis` (Debian: apt-get install -y redis-server)")
-    folder = tmp_path_factory.mktemp("redis")
-    for _attempt in range(5):  # another process may take the port between bind and start
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                 "--save", "", "--appendonly", "no", "--dir", str(folder),
-                                 "--daemonize", "no", "--logfile", str(folder / "redis.log")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=port, socket_connect_timeout=1)
-        ours = False
-        give_up = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < give_up:
-            try:
-                # the server that answers must be ours, not one that won the port
-                ours = client.info("server")["process_id"] == proc.pid
-                break
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-        if ours:
-            break
-        proc.kill()
-        proc.wait()
-    else:
-        pytest.fail(f"redis-server did not start: see {folder / 'redis.log'}")
+    """The session's redis-server (``redis_server``)."""
     try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with redis_server(tmp_path_factory.mktemp("redis")) as (_proc, url):
+            yield url
+    except RedisServerMissing as exc:
+        pytest.fail(str(exc))

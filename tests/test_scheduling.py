@@ -583,3 +583,25 @@ def test_one_job_is_one_job(tmp_path: Path) -> None:
     assert code == 0 and out == f"1 job removed from {tab}\n"
     code, out = cli_run("schedule", "remove", "--file", str(path), "--tabfile", str(tab))
     assert code == 0 and out == f"0 jobs removed from {tab}\n"
+
+
+def test_a_redis_key_sends_the_jobs_sweeps_to_the_workers(tmp_path: Path) -> None:
+    """``redis:`` (the schedule's, or a job's own; "" for a local sweep) reaches the
+    sweep; a value that is not a Redis URL is a located error."""
+    from scheduling import schedule as schedule_file
+
+    path = tmp_path / "schedule.yaml"
+    path.write_text("redis: redis://127.0.0.1:1/0\njobs:\n  - name: j\n    brands: [acme]\n"
+                    "    cron: '0 0 * * *'\n  - name: local\n    brands: [acme]\n"
+                    "    cron: '0 0 * * *'\n    redis: ''\n")
+    loaded = schedule_file.load(path)
+    assert loaded.redis == "redis://127.0.0.1:1/0"
+    assert [j.redis for j in loaded.jobs] == [None, ""]
+    code, out = cli_run("schedule", "run", "j", "--file", str(path))
+    assert code == 2, out
+    log = "\n".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert "Redis at redis://127.0.0.1:1/0 is unavailable" in log + out
+    path.write_text("jobs:\n  - name: j\n    brands: [acme]\n    cron: '0 0 * * *'\n"
+                    "    redis: http://127.0.0.1:6379\n")
+    with pytest.raises(ConfigError, match=r"schedule.yaml:5:\d+: jobs.0.redis"):
+        schedule_file.load(path)

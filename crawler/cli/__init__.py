@@ -68,6 +68,7 @@ def _register() -> None:
         notices,
         notify,
         outcomes,
+        queue,
         report,
         review,
         rules,
@@ -76,13 +77,15 @@ def _register() -> None:
         store,
         sweep,
         verify,
+        worker,
     )
 
     for command in (sweep.sweep, sweep.crawl, marketplaces.marketplaces, browser.browser,
                     demo.demo, rules.rules, review.review, notices.notices,
                     evidence.evidence, verify.verify, schedule.schedule, report.report,
                     notify.notify, outcomes.outcomes, serve.serve, serve.browse, listings.listings,
-                    store.store_group):
+                    store.store_group, worker.worker,
+                    queue.queue_group):
         cli.add_command(command)
 
 

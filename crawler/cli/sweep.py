@@ -26,6 +26,10 @@ def _crawl_options(fn: Any) -> Any:
         click.option("--notify", "notify_urls", multiple=True, metavar="URL",
                      help="Send the sweep's digest to this apprise URL (repeatable; the "
                           "default triggers; see README, Notifications)."),
+        click.option("--redis", "redis_url", metavar="URL", envvar="BRANDSWEEP_REDIS",
+                     help="Sweep through the workers sharing this Redis (redis://HOST:PORT/DB"
+                          "; BRANDSWEEP_REDIS); this process stores and follows up. See "
+                          "README, Distributed sweeps."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON summary object on stdout."),
         click.option("-v", "--verbose", count=True, help="Scrapy's log: -v info, -vv debug."),
@@ -53,6 +57,12 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
     check_path(plan_kwargs["db"])  # before the sweep's lock, which lives next to it
 
     plan = SweepPlan(log_level={0: None, 1: "INFO"}.get(verbose, "DEBUG"), **plan_kwargs)
+    if plan.redis:  # what the coordinator has to say (no worker running, say)
+        import logging
+
+        said = logging.getLogger("brandsweep.coordinator")
+        said.addHandler(logging.StreamHandler(sys.stderr))
+        said.propagate = False
     result = run(plan)
     if result.notified is not None and result.notified.line():
         click.echo(f"brandsweep: {result.notified.line()}", err=True)
@@ -80,8 +90,8 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
 def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | None,
           evidence: bool, draft: bool, max_pages: int | None, db: Path,
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, notify_urls: tuple[str, ...], as_json: bool,
-          verbose: int) -> None:
+          deadline: float | None, notify_urls: tuple[str, ...], redis_url: str | None,
+          as_json: bool, verbose: int) -> None:
     """Sweep marketplaces for a brand's keywords and store every listing found; then
     stage cases, capture their evidence and draft notices."""
     from crawler.profiles import loading as profiles
@@ -96,7 +106,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
                 "deadline": deadline,
                 "ruleset": judge, "evidence": evidence, "draft": draft,
-                "all_profiles": every, "notify": _channels(judge, notify_urls)},
+                "all_profiles": every, "notify": _channels(judge, notify_urls),
+                "redis": redis_url},
                as_json, verbose)
 
 
@@ -112,8 +123,8 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
 def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str, ...],
           brand: str | None, max_pages: int | None, db: Path,
           marketplaces_dir: tuple[Path, ...], timeout: float | None,
-          deadline: float | None, notify_urls: tuple[str, ...], as_json: bool,
-          verbose: int) -> None:
+          deadline: float | None, notify_urls: tuple[str, ...], redis_url: str | None,
+          as_json: bool, verbose: int) -> None:
     """One-off crawl: ad-hoc keywords on chosen marketplaces, tagged with a campaign."""
     from crawler.profiles import loading as profiles
 
@@ -135,5 +146,6 @@ def crawl(campaign: str, keywords: tuple[str, ...], marketplace_names: tuple[str
     _run_sweep({"kind": "crawl", "brand": brand, "campaign": campaign, "keywords": words,
                 "profiles": chosen, "max_pages": max_pages, "db": db, "timeout": timeout,
                 "deadline": deadline,
-                "ruleset": judge, "notify": _channels(judge, notify_urls)}, as_json, verbose)
+                "ruleset": judge, "notify": _channels(judge, notify_urls),
+                "redis": redis_url}, as_json, verbose)
 

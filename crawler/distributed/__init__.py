@@ -1,4 +1,4 @@
-"""Groundwork for distributed sweeps: many crawl workers sharing one Redis.
+"""Distributed sweeps: many crawl workers sharing one Redis, one coordinator per sweep.
 
 - ``connection``: open a Redis client that has answered a PING, or raise
   ``RedisUnavailable``.
@@ -7,6 +7,7 @@
   exact per-sweep accounting of outstanding work).
 - ``limiter``: global politeness per marketplace (concurrency across workers, delay
   between request starts).
-
-The worker and the coordinator that use them are not written yet.
+- ``jobs``: queue ids and what a worker needs to run one marketplace of a sweep.
+- ``worker``: the ``brandsweep worker`` process; ``coordinator``: what ``sweep --redis``
+  adds to a sweep. Their spiders are ``spiders.distributed``.
 """

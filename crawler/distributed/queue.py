@@ -34,6 +34,7 @@ zero-padded sequence number within the sweep):
 ``brandsweep:sweep:<s>:counts``        hash   seeded, spawned, duplicates, acked, items,
                                               redelivered, released, dead, outstanding
 ``brandsweep:sweep:<s>:seq``           str    message id counter
+``brandsweep:sweep:<s>:job``           str    what workers need to run it (JSON, ``jobs``)
 =====================================  =====  ==============================================
 
 A stuck sweep is removed whole with ``clear(sweep_id)``; late acks for it are refused.
@@ -271,6 +272,28 @@ class LeasedQueue:
             raw = cast(list[bytes], self.client.lrange(
                 self._key(_check_id("sweep id", sweep_id), "items"), start, end))
         return [json.loads(text) for text in raw]
+
+    def take_items(self, sweep_id: str, count: int = 500) -> list[dict[str, Any]]:
+        """Remove and return up to ``count`` of the oldest items acks appended (the one
+        consumer of a sweep's items: its coordinator)."""
+        with unavailable_as_error(self._url):
+            raw = cast(list[bytes] | None, self.client.lpop(
+                self._key(_check_id("sweep id", sweep_id), "items"), count))
+        return [json.loads(text) for text in raw or []]
+
+    def set_job(self, sweep_id: str, job: dict[str, Any]) -> None:
+        """Record what a worker needs to know to run ``sweep_id``'s requests (plain data);
+        ``clear`` removes it with the rest."""
+        with unavailable_as_error(self._url):
+            self.client.set(self._key(_check_id("sweep id", sweep_id), "job"),
+                            json.dumps(job, separators=(",", ":")))
+
+    def job(self, sweep_id: str) -> dict[str, Any] | None:
+        """What ``set_job`` recorded for ``sweep_id``; ``None`` once it is cleared."""
+        with unavailable_as_error(self._url):
+            raw = cast(bytes | None, self.client.get(
+                self._key(_check_id("sweep id", sweep_id), "job")))
+        return None if raw is None else cast(dict[str, Any], json.loads(raw))
 
     def dead_letters(self, sweep_id: str) -> dict[str, dict[str, Any]]:
         """Dead-lettered requests of the sweep by message id."""

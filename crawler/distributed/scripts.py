@@ -181,7 +181,7 @@ for _, lease in ipairs(redis.call('SMEMBERS', b .. 'leases')) do
   if h then forget_lease(lease, h) else redis.call('ZREM', P .. 'leases', lease) end
 end
 for _, suffix in ipairs({'queue', 'requests', 'expired', 'leases', 'seen', 'dead', 'items',
-                         'counts', 'seq'}) do
+                         'counts', 'seq', 'job'}) do
   redis.call('DEL', b .. suffix)
 end
 redis.call('ZREM', P .. 'sweeps', sweep)

@@ -53,6 +53,10 @@ class Store(Connection):
         """Sweeps left ``running`` by a process that no longer exists become ``interrupted``."""
         return sweeps.mark_interrupted(self)
 
+    def running_sweeps(self) -> set[int]:
+        """Ids of the sweeps marked running (run ``mark_interrupted`` first)."""
+        return sweeps.running(self)
+
     def mark_done(self, sweep_id: int, marketplace: str, status: str) -> dict[str, Any]:
         """Checkpoint: this marketplace of this sweep is complete and stored."""
         return sweeps.mark_done(self, sweep_id, marketplace, status)

@@ -96,6 +96,12 @@ def find(store: Connection, sweep_id: int) -> dict[str, Any] | None:
     return dict(rows[0]) if rows else None
 
 
+def running(store: Connection) -> set[int]:
+    """Ids of the sweeps marked running."""
+    return {int(r["id"]) for r in store.db.query(
+        "select id from sweeps where status = 'running'")}
+
+
 def last_finished(store: Connection) -> int | None:
     """The id of the latest sweep that finished, if any."""
     row = store.conn.execute("select max(id) from sweeps where finished is not null"

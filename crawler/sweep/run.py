@@ -41,6 +41,9 @@ class SweepPlan:
     notify: list[Any] = field(default_factory=list)  # crawler.notify.config.Channel
     # Scrapy settings for every crawler of the sweep, applied over brandsweep's own
     settings: dict[str, Any] = field(default_factory=dict)
+    # the Redis of a distributed sweep (crawler.distributed): workers fetch and read the
+    # pages, this process seeds, stores, judges and follows up; None: a local sweep
+    redis: str | None = None
 
 
 @dataclass
@@ -134,12 +137,25 @@ def _run(plan: SweepPlan) -> SweepResult:
     from crawler import settings as bs
     from crawler.browser.chromium import find_chromium
 
-    # a profile naming a spider that does not load stops the sweep before anything is written
-    spiders = {p.name: spider_class(p) for p in plan.profiles}
+    # a profile naming a spider that does not load stops the sweep before anything is
+    # written; so does a Redis that does not answer
+    queue = None
+    if plan.redis:
+        from crawler.distributed import coordinator
+
+        coordinator.check_profiles(plan.profiles)
+        queue = coordinator.open_queue(plan.redis)
+        spiders = {p.name: scrapy_process.spider(coordinator.COORDINATOR_SPIDER)
+                   for p in plan.profiles}
+    else:
+        spiders = {p.name: spider_class(p) for p in plan.profiles}
     started = time.monotonic()
     store = Store(plan.db)
     store.migrate()
     store.mark_interrupted()
+    if queue is not None:
+        # a killed coordinator's queues: workers would go on fetching them for nobody
+        coordinator.clear_stale(queue, plan.db, store.running_sweeps())
     names = [p.name for p in plan.profiles]
     # the same plan killed midway: finish its unfinished marketplaces instead of all
     resume = store.resumable(plan.kind, plan.brand, names, plan.keywords,
@@ -163,7 +179,9 @@ def _run(plan: SweepPlan) -> SweepResult:
         crawler = Crawler(spiders[profile.name], bs.for_profile(
             profile, db=str(plan.db), sweep_id=sweep_id, campaign=plan.campaign,
             timeout=plan.timeout, log_level=plan.log_level, chromium=chromium,
-            ruleset=plan.ruleset, deadline=plan.deadline) | plan.settings)
+            ruleset=plan.ruleset, deadline=plan.deadline) | (
+                coordinator.settings(profile, plan.redis, plan.db, sweep_id)
+                if plan.redis else {}) | plan.settings)
         # engine_stopped, not spider_closed: the spider's own spider_closed handler
         # (connected after this one) is where it decides how its keywords ended
         crawler.signals.connect(_checkpoint(store, sweep_id, profile.name, crawler),
