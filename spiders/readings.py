@@ -39,7 +39,10 @@ class DetailReadings:
 
     def __init__(self, db: str | None, marketplace: str, refresh_days: float,
                  sweep_id: int | None = None, batch: int = 200) -> None:
-        self.store = Store(db) if db else None
+        self.db = db
+        # opened at first use: a crawl that neither reads nor records readings (a
+        # distributed worker, which never sees a card) never touches the file
+        self._store: Store | None = None
         self.marketplace = marketplace
         self.refresh_days = refresh_days
         self.sweep_id = sweep_id
@@ -51,21 +54,21 @@ class DetailReadings:
     def unchanged(self, listing: Listing) -> dict[str, extract.Value] | None:
         """The values the listing's last detail page read gave, when that was recent
         enough and for a card with the same title and price as this one; else None."""
-        if self.store is None or self.refresh_days <= 0:
+        if self.db is None or self.refresh_days <= 0:
             return None
         if self._known is None:
             self._known = {card[0]: _fingerprint(card) for card in
-                           stored.fresh(self.store, self.marketplace, self.refresh_days)}
+                           stored.fresh(self.store(), self.marketplace, self.refresh_days)}
         if self._known.get(listing.listing_id) != _fingerprint(card_of(listing)):
             return None
-        found = stored.values(self.store, self.marketplace, listing.listing_id)
+        found = stored.values(self.store(), self.marketplace, listing.listing_id)
         if found is not None:
             self.skipped.add(listing.listing_id)
         return found
 
     def read(self, listing: Listing, values: dict[str, extract.Value]) -> None:
         """``listing``'s detail page was read now and gave ``values``."""
-        if self.store is None:
+        if self.db is None:
             return
         self._pending.append((card_of(listing), now(), values))
         if len(self._pending) >= self.batch:
@@ -73,6 +76,13 @@ class DetailReadings:
 
     def flush(self) -> None:
         """Write the readings not yet written."""
-        if self.store is not None and self._pending:
+        if self.db is not None and self._pending:
             pending, self._pending = self._pending, []
-            stored.record(self.store, self.marketplace, self.sweep_id, pending)
+            stored.record(self.store(), self.marketplace, self.sweep_id, pending)
+
+    def store(self) -> Store:
+        """The store (``db`` is set), opened at the first call."""
+        if self._store is None:
+            assert self.db is not None, "no store: BRANDSWEEP_DB unset"
+            self._store = Store(self.db)
+        return self._store
