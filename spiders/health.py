@@ -13,7 +13,9 @@ class Health:
     status: str = "ok"  # ok | blocked | extraction_failed | failed
     reason: str | None = None  # the page that showed the problem, and what it was
     pages: dict[str, int] = field(default_factory=lambda: {"http": 0, "browser": 0})
-    detail_pages: int = 0
+    detail_pages: int = 0  # detail pages fetched and read
+    # listings completed from an earlier sweep's detail reading (card unchanged, recent)
+    detail_skipped: int = 0
     listings: int = 0  # distinct listings seen
     cards: int = 0  # listing cards read, counting one listing on several pages
     no_results: list[str] = field(default_factory=list)  # keywords with no results

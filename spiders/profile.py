@@ -35,6 +35,7 @@ from crawler.extract import markers
 from crawler.items import Listing
 from crawler.profiles.model import MarketplaceProfile
 from spiders.health import Health
+from spiders.readings import DetailReadings
 from spiders.results import ResultsPage, absolute
 
 
@@ -56,6 +57,8 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
         # a detail page is fetched once, whichever keyword found the listing first
         self.details: dict[str, dict[str, extract.Value]] = {}
         self.waiting: dict[str, list[Listing]] = {}
+        # what earlier sweeps read on detail pages (none until from_crawler finds a store)
+        self.readings = DetailReadings(None, profile.name, profile.detail.refresh_days)
         self.policy = urls.for_profile(profile)
         # how each keyword's search ended: "results", "no_results", or why it failed
         self.outcome: dict[str, str] = {}
@@ -66,6 +69,11 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
         # the scheduler drops a request for a page already fetched: a search that
         # redirects to itself (or in a circle) would otherwise just stop, silently
         crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        s = crawler.settings
+        spider.readings = DetailReadings(
+            s.get("BRANDSWEEP_DB") or None, spider.profile.name,
+            spider.profile.detail.refresh_days, s.getint("BRANDSWEEP_SWEEP_ID") or None,
+            s.getint("BRANDSWEEP_FLUSH_ITEMS", 200))
         return spider
 
     # -- requests -------------------------------------------------------------------------
@@ -169,14 +177,19 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
         yield from self._next_pages(response, cards)
 
     def card_listing(self, listing: Listing) -> Iterator[Any]:
-        """A card's listing: as it is, with the detail values read already, or held until
-        its detail page is read (requested once, whichever keyword found it first)."""
+        """A card's listing: as it is, with the detail values read already (by this crawl,
+        or by an earlier sweep for the same card within ``detail.refresh_days``), or held
+        until its detail page is read (requested once, whichever keyword found it first)."""
         if not self._needs_detail(listing):
             yield listing
         elif listing.listing_id in self.details:
             yield self._with_detail(listing, self.details[listing.listing_id])
         elif listing.listing_id in self.waiting:
             self.waiting[listing.listing_id].append(listing)
+        elif (known := self.readings.unchanged(listing)) is not None:
+            # the same values a fetch would fill in, so judging sees the same listing
+            self.health.detail_skipped = len(self.readings.skipped)
+            yield self._with_detail(listing, known)
         else:
             self.waiting[listing.listing_id] = [listing]
             yield self.detail_request(listing)
@@ -222,9 +235,13 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
 
     def detail_read(self, listing_id: str, values: dict[str, extract.Value]
                     ) -> Iterator[Listing]:
-        """A detail page was read: the listings waiting for it, completed."""
+        """A detail page was read: the listings waiting for it, completed; the reading
+        is recorded with the card it was requested for, for the next sweep."""
         self.details[listing_id] = values
-        for listing in self.waiting.pop(listing_id, []):
+        waiting = self.waiting.pop(listing_id, [])
+        if waiting:
+            self.readings.read(waiting[0], values)
+        for listing in waiting:
             yield self._with_detail(listing, values)
 
     def detail_lost(self, listing_id: str) -> Iterator[Listing]:
@@ -284,6 +301,7 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
     def closed(self, reason: str) -> None:
         """The end of the crawl: a keyword that ended neither on a results page nor on
         the "no results" marker fails the marketplace, as does the deadline."""
+        self.readings.flush()
         health = self.health
         for keyword in health.no_results:  # the marker showed (see _no_cards)
             self.outcome[keyword] = "no_results"

@@ -131,3 +131,27 @@ def test_misspelt_detail_field_is_located(tmp_path: Path) -> None:
         load_profile(path)
     assert info.value.problems == [f"{path}:30:5: detail.fields.sellr: unknown listing "
                                    "field 'sellr' (did you mean 'seller'?)"]
+
+
+def test_refresh_days_defaults_to_a_week_and_takes_zero(tmp_path: Path) -> None:
+    assert load_profile(_write(tmp_path, BAZAAR)).detail.refresh_days == 7
+    path = _write(tmp_path, BAZAAR.replace("  when: never\n",
+                                           "  when: never\n  refresh_days: 0\n"))
+    assert load_profile(path).detail.refresh_days == 0
+    path = _write(tmp_path, BAZAAR.replace("  when: never\n",
+                                           "  when: never\n  refresh_days: 0.5\n"))
+    assert load_profile(path).detail.refresh_days == 0.5
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("-1", "greater than or equal to 0"), ("a week", "valid number"),
+    ("5000", "less than or equal to 3650"), ("[7]", "valid number"),
+    ("true", "a number of days")])
+def test_a_bad_refresh_days_is_located(tmp_path: Path, value: str, says: str) -> None:
+    path = _write(tmp_path, BAZAAR.replace("  when: never\n",
+                                           f"  when: never\n  refresh_days: {value}\n"))
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{path}:29:3: detail.refresh_days:"), problem
+    assert says in problem, problem

@@ -161,6 +161,9 @@ class Detail(_Strict):
 
     when: Literal["always", "missing", "never"] = "never"
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    # a repeat sweep reads a listing's detail page again only when its card's title or
+    # price changed or its last reading is older than this (0: every sweep reads it)
+    refresh_days: float = Field(default=7, ge=0, le=3650)
 
     _coerce = field_validator("fields", mode="before")(classmethod(
         lambda cls, v: {k: _field(x) for k, x in v.items()} if isinstance(v, dict) else v))
@@ -169,6 +172,13 @@ class Detail(_Strict):
     @classmethod
     def _known(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         return _known_fields(value, ())
+
+    @field_validator("refresh_days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # pydantic would read true as 1 day
+            raise ValueError("give a number of days, e.g. 7 (0: read every sweep)")
+        return value
 
 
 class Blocked(_Strict):

@@ -4,7 +4,8 @@
 ``transaction()``) with the methods sweeps, pipelines and the workbench have always called;
 everything else is a function of the table group's module taking the store first:
 ``sweeps``, ``listings`` (and observations), ``evaluations``, ``cases`` (and their events,
-and the ``case_listings`` view), ``evidence``, ``notices``, ``images``, ``networks``.
+and the ``case_listings`` view), ``evidence``, ``notices``, ``images``, ``networks``,
+``details`` (detail readings).
 Schema changes are registered migrations (``schema``), applied in order and recorded in
 ``_migrations``. WAL mode; every batch of writes is one transaction, so a killed process
 leaves either all of a batch or none of it.

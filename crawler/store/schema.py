@@ -228,6 +228,17 @@ def _outbox(db: sqlite_utils.Database) -> None:
     outbox.create_index(["status", "id"])  # what is left to send, oldest first
 
 
+@migration("0013_detail_readings")
+def _detail_readings(db: sqlite_utils.Database) -> None:
+    # the last detail page read of each listing: when, the card it was read for (title
+    # and price, as the spider read them) and the values it gave (JSON {field: value}),
+    # so a repeat sweep completes an unchanged listing without fetching its page again
+    # (spiders.readings); a failed fetch writes nothing, so it is retried
+    db.table("detail_readings").create({
+        "marketplace": str, "listing_id": str, "fetched_at": str, "title": str,
+        "price": str, "price_high": str, "currency": str, "fields": str, "sweep_id": int,
+    }, pk=("marketplace", "listing_id"), not_null={"fetched_at", "title", "fields"})
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply migrations not yet recorded, each in its own transaction; return the names
     applied."""

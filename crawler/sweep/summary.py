@@ -27,6 +27,10 @@ def text(result: SweepResult, db: str) -> list[str]:
         if m.get("refused_urls"):
             lines.append(f"  {name}: {m['refused_urls']} URLs refused (not fetched, not "
                          f"stored), e.g. {m['refused'][0] if m.get('refused') else '?'}")
+        if m.get("detail_skipped"):  # only a repeat sweep skips: say what it saved
+            lines.append(f"  {name}: detail pages {m.get('detail_pages', 0)} fetched, "
+                         f"{m['detail_skipped']} skipped (card unchanged since an earlier "
+                         "sweep read them)")
         if m.get("price_warnings"):
             lines.append(f"  {name}: {m['price_warnings']} prices not stored (negative, not a "
                          "number, over 10^9 or in an unknown currency; the log names them)")
