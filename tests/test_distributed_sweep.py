@@ -124,24 +124,30 @@ def test_two_workers_store_exactly_what_a_local_sweep_stores(
 def test_killing_a_worker_loses_nothing(fixture_server: FixtureServer, redis_url: str,
                                         catalogue: Catalogue, tmp_path: Path) -> None:
     """kill -9 of one of three workers at a random moment, five times: every truth
-    listing stored once, the sweep ends ok (the dead worker's leases run out and go to
+    listing stored once, the crawl ends ok (the dead worker's leases run out and go to
     the others)."""
-    truth = expected(catalogue, fixture_server.url, "acme", HTTP_MARKETS)
+    truth = {(m, str(r["listing_id"])): dict(r) | {"keywords": ["acme"]}
+             for m in HTTP_MARKETS for r in catalogue.truth(fixture_server.url, m, "acme")}
+    assert len(truth) > 100
     markets = [a for m in HTTP_MARKETS for a in ("--marketplace", m)]
     chance = random.Random(15)  # the moments, reproducibly
     for attempt in range(5):
         db = tmp_path / f"kill-{attempt}.db"
         with workers(fixture_server, redis_url, 3) as procs:
-            sweep = subprocess.Popen(
-                [SCRIPT, "sweep", "--brand", "acme", "--db", str(db), "--redis", redis_url,
-                 "--no-evidence", "--json", *markets],
+            crawl = subprocess.Popen(
+                [SCRIPT, "crawl", "--campaign", "kill", "--keyword", "acme", "--db", str(db),
+                 "--redis", redis_url, "--json", *markets],
                 env=_env(fixture_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True)
-            time.sleep(chance.uniform(0.5, 4.0))
+            # a moment while it runs: after its first listing is stored, before the end
+            give_up = time.monotonic() + 60
+            while time.monotonic() < give_up and crawl.poll() is None and not _stored(db):
+                time.sleep(0.05)
+            time.sleep(chance.uniform(0.0, 1.5))
             victim = chance.choice(procs)
             victim.kill()
-            out, err = sweep.communicate(timeout=300)
-        assert sweep.returncode == 0, (attempt, err)
+            out, err = crawl.communicate(timeout=300)
+        assert crawl.returncode == 0, (attempt, err)
         assert victim.returncode == -signal.SIGKILL
         summary = json.loads(out)
         assert {m["status"] for m in summary["marketplaces"].values()} == {"ok"}
@@ -209,7 +215,7 @@ def test_a_marketplace_limit_holds_across_workers(redis_url: str, tmp_path: Path
         assert done.returncode == 0, done.stderr
         stats = fixture_stats(server.url)
     assert stats["requests"]["bazaar"] > 10
-    assert stats["peak"]["bazaar"] == 2
+    assert 1 <= stats["peak"]["bazaar"] <= 2
 
 
 def test_redis_down_is_one_line_and_exit_2_with_nothing_written(
@@ -256,3 +262,28 @@ def test_redis_lost_mid_sweep_fails_the_sweep_and_keeps_the_store_consistent(
     # every stored listing was observed by the sweep, and judged
     assert rows(db, "select count(*) from listings where marketplace || listing_id not in "
                     "(select marketplace || listing_id from observations)") == [(0,)]
+
+
+def test_sigterm_hands_a_workers_requests_back_and_it_exits_0(
+        fixture_server: FixtureServer, redis_url: str, catalogue: Catalogue,
+        tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    truth = {("bazaar", str(r["listing_id"])): dict(r) | {"keywords": ["acme"]}
+             for r in catalogue.truth(fixture_server.url, "bazaar", "acme")}
+    with workers(fixture_server, redis_url, 2) as procs:
+        crawl = subprocess.Popen(
+            [SCRIPT, "crawl", "--campaign", "term", "--keyword", "acme", "--marketplace",
+             "bazaar", "--db", str(db), "--redis", redis_url, "--json"],
+            env=_env(fixture_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        give_up = time.monotonic() + 60
+        while time.monotonic() < give_up and crawl.poll() is None and not _stored(db):
+            time.sleep(0.05)
+        procs[0].send_signal(signal.SIGTERM)
+        assert procs[0].wait(timeout=60) == 0
+        said = procs[0].stderr.read() if procs[0].stderr else ""
+        out, err = crawl.communicate(timeout=300)
+    assert "worker ended (stopped)" in said, said
+    assert crawl.returncode == 0, err
+    assert json.loads(out)["marketplaces"]["bazaar"]["status"] == "ok"
+    assert_store_matches_truth(db, truth)
