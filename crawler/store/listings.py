@@ -169,8 +169,18 @@ def with_verdicts(store: Connection, *, brand: str | None = None,
         # driven by the full-text index, best matches first
         source = "listings_fts f join listings l on l.rowid = f.rowid"
         order = "f.rank, l.marketplace, l.listing_id, e.brand"
-        where.append("listings_fts match ?")
-        params.append(fts_words(search))
+        if limit is not None and len(where) == 1:
+            # a page of a common word's matches: rank them all in the index, but join only
+            # the best ``offset + limit`` listings (and any tied with the last of them) to
+            # their verdicts; every listing gives a row at least, so the page is among them
+            source = ("(select rowid, rank from listings_fts where listings_fts match ?1 "
+                      "and rank <= coalesce((select rank from listings_fts where "
+                      "listings_fts match ?1 order by rank limit 1 offset ?2), 1e999)) f "
+                      "join listings l on l.rowid = f.rowid")
+            params = [fts_words(search), offset + limit - 1, *params]
+        else:
+            where.append("listings_fts match ?")
+            params.append(fts_words(search))
     # only constant SQL is formatted in; every value is bound
     sql = ("select l.marketplace, l.listing_id, l.title, l.price, l.currency, l.seller, "  # noqa: S608
            "l.url, l.last_seen, e.brand, e.stage, e.score, c.id as case_id, "

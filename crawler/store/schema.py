@@ -228,6 +228,34 @@ def _outbox(db: sqlite_utils.Database) -> None:
     outbox.create_index(["status", "id"])  # what is left to send, oldest first
 
 
+@migration("0013_indexes_at_scale")
+def _indexes_at_scale(db: sqlite_utils.Database) -> None:
+    # what a store of a million listings needs (bench/store_scale.py measures it,
+    # tests/test_store_query_plans.py checks the plans):
+    # - a listing's verdicts of every brand (`listings`, the workbench's listings page):
+    #   the primary key starts with the brand, so without this each listing scanned them all
+    db.table("evaluations").create_index(["marketplace", "listing_id"], if_not_exists=True)
+    # - the cases a sweep opened and the relistings it linked (the report)
+    db.table("cases").create_index(["sweep_id"], if_not_exists=True)
+    db.table("case_events").create_index(["sweep_id"], if_not_exists=True)
+    # - `review list --stage` / `--marketplace` a page at a time, oldest first (an index
+    #   ends in the rowid, the case id: rows come in id order and the page stops the
+    #   read), their counts, and the filter menus' values
+    db.table("cases").create_index(["stage"], if_not_exists=True)
+    db.table("cases").create_index(["marketplace"], if_not_exists=True)
+    # every sighting assigns title and description, and `after update of` fires on the
+    # assignment, not the change: re-index the text only when it did change
+    db.execute("drop trigger if exists listings_au")
+    db.execute("""
+        create trigger listings_au after update of title, description on listings
+        when old.title is not new.title or old.description is not new.description begin
+          insert into listings_fts (listings_fts, rowid, title, description)
+            values ('delete', old.rowid, old.title, old.description);
+          insert into listings_fts (rowid, title, description)
+            values (new.rowid, new.title, new.description);
+        end""")
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply migrations not yet recorded, each in its own transaction; return the names
     applied."""
