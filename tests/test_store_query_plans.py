@@ -26,6 +26,7 @@ from crawler.rules import files as ruleset
 from crawler.rules import loader
 from crawler.rules.backtest import row_of
 from crawler.store import Store, evidence, monitor
+from crawler.store import networks as store_networks
 
 # the tables that grow with every sweep (a million rows and more in a team's store)
 BIG = {"listings", "observations", "evaluations", "cases", "case_events"}
@@ -81,6 +82,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
                     "screenshot_sha256": "0" * 64, "html": f"{c['id']}.html",
                     "html_sha256": "0" * 64, "image_url": None, "image_sha256": None,
                     "title": None, "price": None, "currency": "USD"})
+    # two accounts of one operator on each marketplace: the report's networks section
+    store_networks.save(store, "acme", [
+        ("acme", m, f"replica_king_{k}", "net-1", 2, '["same photo"]', "2026-11-23")
+        for m in ("megamart", "bazaar") for k in (0, 1)])
     review = [c["id"] for c in cases.cases(store, "acme", stage="review")]
     cases.transition(store, review[:1], "confirm", "dana", "known seller")
     drafting.draft(store, rs, profiles.load_profiles(), "tester")
@@ -236,11 +241,25 @@ def test_the_checker_sees_a_full_scan(store: Store) -> None:
 
 
 def test_plans_use_the_new_indexes(store: Store) -> None:
-    # what migration 0013 is for, spelled out: the report's new cases of a sweep
+    # what migration 0013 is for, spelled out: in the report, the cases a sweep opened,
+    # the suspects of its last sweeps, a seller network's cases from its accounts (not
+    # from every case of the brand); a listing's verdicts of every brand
     statements = _traced(store, lambda: _report(store))
-    opened = [s for s in statements if "c.sweep_id = " in s]
-    assert opened and any("USING INDEX idx_cases_sweep_id" in line
-                          for line in _plan(store, opened[0]))
+
+    def plan_of(marker: str) -> str:
+        found = [s for s in statements if marker in s]
+        assert found, marker
+        return "\n".join(_plan(store, found[0]))
+
+    assert "USING INDEX idx_cases_sweep_id" in plan_of("c.sweep_id = ")
+    assert "idx_evaluations_staged" in plan_of("o.sweep_id in")
+    network = plan_of("from seller_networks n cross join listings l on l.seller")
+    assert network.splitlines()[0].startswith("SEARCH n USING INDEX")
+    assert "idx_listings_seller" in network
+    assert "idx_observations_listing_sweep" in plan_of("max(q.sweep_id)")
+    searched = _traced(store, lambda: store.listings_with_verdicts(search="pulse", limit=5))
+    assert "idx_evaluations_marketplace_listing_id" in "\n".join(
+        _plan(store, [s for s in searched if "listings_fts" in s][0]))
 
 
 def test_captured_sql_runs_as_captured(store: Store, tmp_path: Path) -> None:

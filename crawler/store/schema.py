@@ -235,6 +235,16 @@ def _indexes_at_scale(db: sqlite_utils.Database) -> None:
     # - a listing's verdicts of every brand (`listings`, the workbench's listings page):
     #   the primary key starts with the brand, so without this each listing scanned them all
     db.table("evaluations").create_index(["marketplace", "listing_id"], if_not_exists=True)
+    # - the suspects each of the last sweeps saw (the report's history): the brand's staged
+    #   listings, a tenth of its verdicts, in an index of their own
+    db.execute("create index if not exists idx_evaluations_staged on evaluations "
+               "(brand, marketplace, listing_id, stage) where stage is not null")
+    # - a listing's sightings by sweep: its previous price (the report's price drops) and
+    #   the sweeps that saw a staged listing, from the index alone; it replaces the
+    #   (marketplace, listing_id) index of 0001, of which it is an extension
+    db.execute("create index if not exists idx_observations_listing_sweep on observations "
+               "(marketplace, listing_id, sweep_id)")
+    db.execute("drop index if exists idx_observations_marketplace_listing_id")
     # - the cases a sweep opened and the relistings it linked (the report)
     db.table("cases").create_index(["sweep_id"], if_not_exists=True)
     db.table("case_events").create_index(["sweep_id"], if_not_exists=True)
