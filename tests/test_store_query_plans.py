@@ -259,7 +259,7 @@ def test_plans_use_the_new_indexes(store: Store) -> None:
     assert "idx_observations_listing_sweep" in plan_of("max(q.sweep_id)")
     searched = _traced(store, lambda: store.listings_with_verdicts(search="pulse", limit=5))
     assert "idx_evaluations_marketplace_listing_id" in "\n".join(
-        _plan(store, next(s for s in searched if "listings_fts" in s))))
+        _plan(store, next(s for s in searched if "listings_fts" in s)))
 
 
 def test_captured_sql_runs_as_captured(store: Store, tmp_path: Path) -> None:
