@@ -77,6 +77,23 @@ def test_full_text_search_over_titles(store: Store) -> None:
     assert store.search("velora") == []
 
 
+def test_full_text_index_follows_text_changes_only(store: Store) -> None:
+    # a sighting with the same text leaves the index alone (0013's trigger condition);
+    # a changed title or a description found later is searchable, the old title is not
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    store.save(sweep, [_listing("acme", title="Acme Pulse X2 Replica AAA")])
+    changes = store.conn.total_changes
+    store.save(sweep, [_listing("acme", title="Acme Pulse X2 Replica AAA")])
+    # the listing and its observation, each one upsert: no FTS rows deleted and re-added
+    assert store.conn.total_changes - changes == 2
+    store.save(sweep, [_listing("acme", title="Acme Trailpack 30L mirror copy")])
+    assert [r["listing_id"] for r in store.search("trailpack")] == ["123"]
+    assert store.search("replica") == []
+    integrity = "insert into listings_fts (listings_fts) values ('integrity-check')"
+    store.conn.execute(integrity)  # raises if the index disagrees with the table
+
+
 def test_a_dead_sweep_is_marked_interrupted(store: Store, tmp_path: Path) -> None:
     code = (f"from crawler.store import Store; s = Store({str(store.path)!r}); s.migrate(); "
             "print(s.start_sweep(kind='sweep', brand='acme', campaign=None, "
