@@ -53,7 +53,7 @@ def of_listing(store: Connection, brand: str, marketplace: str, listing_id: str
 def suspects_by_sweep(store: Connection, brand: str | None, sweep_ids: list[int]
                       ) -> dict[int, dict[str, int]]:
     """Per sweep of ``sweep_ids`` and marketplace, how many listings the sweep saw that
-    the brand stages (``suspects_seen`` of each sweep, in one pass)."""
+    the brand stages."""
     out: dict[int, dict[str, int]] = {}
     # from the brand's staged listings (the partial index of 0013: a tenth of the
     # verdicts) to their few sightings, not from every sighting of ten sweeps to verdicts;
@@ -66,12 +66,3 @@ def suspects_by_sweep(store: Connection, brand: str | None, sweep_ids: list[int]
             [brand, json.dumps(sweep_ids)]):
         out.setdefault(sweep_id, {})[market] = n
     return out
-
-
-def suspects_seen(store: Connection, brand: str | None, sweep_id: int) -> dict[str, int]:
-    """Per marketplace, how many listings the sweep saw that the brand stages."""
-    return dict(store.conn.execute(
-        "select o.marketplace, count(*) from observations o join evaluations e on "
-        "e.brand = ? and e.marketplace = o.marketplace and e.listing_id = "
-        "o.listing_id where o.sweep_id = ? and e.stage is not null group by "
-        "o.marketplace", [brand, sweep_id]).fetchall())
