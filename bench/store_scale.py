@@ -441,33 +441,38 @@ def batch(n: int, start: int) -> Iterator[Listing]:
 
 
 def write_rate(big: Path, repeat: int) -> bool:
-    """``Store.save`` of 200 listings (half new, half seen before by the same sweep's
-    earlier batch) into an empty store and into a copy of the big one."""
-    def measure(path: Path) -> list[float]:
-        store = Store(path)
-        store.migrate()
-        sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
-                                  marketplaces=MARKETS, keywords=["acme"], max_pages=1)
-        out = []
-        for k in range(repeat * 3):
-            listings = list(batch(200, 9_000_000 + k * 100))  # overlaps the batch before
-            started = time.perf_counter()
-            store.save(sweep, listings)
-            out.append(time.perf_counter() - started)
-        store.conn.close()
-        return out
-
+    """``Store.save`` of 200 listings (half new, half seen in the batch before) into an
+    empty store and into a copy of the big one, batch by batch in turn (a load that comes
+    and goes weighs on both alike); judged on CPU time, which that load inflates least."""
     with tempfile.TemporaryDirectory(dir=big.parent) as tmp:
-        empty = measure(Path(tmp) / "empty.db")
         copy = Path(tmp) / "big.db"
         shutil.copyfile(big, copy)  # the cached store stays as generated
-        full = measure(copy)
-    e, f = statistics.median(empty), statistics.median(full)
+        stores = {"empty": Store(Path(tmp) / "empty.db"), "1M": Store(copy)}
+        sweeps = {}
+        for name, store in stores.items():
+            store.migrate()
+            sweeps[name] = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                                             marketplaces=MARKETS, keywords=["acme"],
+                                             max_pages=1)
+        wall: dict[str, list[float]] = {name: [] for name in stores}
+        cpu: dict[str, list[float]] = {name: [] for name in stores}
+        for k in range(repeat * 5):
+            for name, store in stores.items():
+                listings = list(batch(200, 9_000_000 + k * 100))  # overlaps the one before
+                started, used = time.perf_counter(), time.process_time()
+                store.save(sweeps[name], listings)
+                wall[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - used)
+        for store in stores.values():
+            store.conn.close()
+    e, f = statistics.median(cpu["empty"]), statistics.median(cpu["1M"])
     met = f <= 2 * e
-    print(f"{'Store.save of 200 listings, empty store':<44} {e * 1000:7.1f} ms  (median of "
-          f"{len(empty)})", flush=True)
-    print(f"{'Store.save of 200 listings, 1M store':<44} {f * 1000:7.1f} ms  (median of "
-          f"{len(full)}; {f / e:.2f}x the empty store's, target <= 2x: "
+    for name, label in (("empty", "empty store"), ("1M", "1M store")):
+        print(f"{'Store.save of 200 listings, ' + label:<44} "
+              f"{statistics.median(wall[name]) * 1000:7.1f} ms  (CPU "
+              f"{statistics.median(cpu[name]) * 1000:.1f} ms; median of {len(cpu[name])})",
+              flush=True)
+    print(f"{'Store.save, 1M store against empty (CPU)':<44} {f / e:7.2f} x  (target <= 2x: "
           f"{'met' if met else 'MISSED'})", flush=True)
     return met
 
@@ -478,10 +483,11 @@ def backtest(brandsweep: str, env: dict[str, str], db: Path, tmp: Path, repeat: 
     candidate = tmp / "rules"
     shutil.copytree(ROOT / "rules", candidate)
     acme = candidate / "acme.yaml"
-    # what an analyst's week might change: lower thresholds for both stages
+    # what an analyst's week might change: a stricter review stage (the listings that
+    # scored 50 leave it) and a laxer takedown (those at 60 move up to it)
     text = acme.read_text()
-    for old, new in (("{name: review, min_score: 50}", "{name: review, min_score: 40}"),
-                     ("{name: takedown, min_score: 80", "{name: takedown, min_score: 70")):
+    for old, new in (("{name: review, min_score: 50}", "{name: review, min_score: 55}"),
+                     ("{name: takedown, min_score: 80", "{name: takedown, min_score: 60")):
         assert old in text, f"rules/acme.yaml no longer has {old!r}: update the bench"
         text = text.replace(old, new)
     acme.write_text(text)
