@@ -6,6 +6,11 @@ store with ``sqlite3``'s trace callback on, and every SELECT they ran is then pl
 ``EXPLAIN QUERY PLAN``. The store is not ANALYZEd (brandsweep never runs ANALYZE), so
 SQLite plans it as it plans a user's store of any size: with its default estimates. The
 timings on a store of a million listings are bench/store_scale.py's.
+
+What passes: a SEARCH on an index, a scan of a virtual table (FTS5, json_each), and a scan
+in the order the statement asks for under a LIMIT (it stops when the page is full: the
+oldest cases first). What the plan cannot tell: how many rows a SEARCH on a prefix reads
+(all of a brand's cases, for drafting, by design); the bench measures those.
 """
 
 from __future__ import annotations
