@@ -27,6 +27,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/review_ui.py
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/sweep_repeat.py
+	$(BIN)/python bench/store_scale.py
 
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)

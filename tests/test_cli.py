@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -107,3 +108,41 @@ def test_review_list_shows_the_seller(tmp_path: Path) -> None:
     assert result.exit_code == 0
     line = result.output.splitlines()[0]
     assert "shady_store_88" in line and "Acme Pulse replica" in line
+
+
+def test_review_list_and_listings_print_a_page_and_say_how_many_more(tmp_path: Path) -> None:
+    from crawler.cases import lifecycle as cases
+    from crawler.items import Listing
+    from crawler.store import Store
+
+    db = tmp_path / "s.db"
+    store = Store(db)
+    store.migrate()
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None, marketplaces=[],
+                              keywords=["acme"], max_pages=0)
+    store.save(sweep, [Listing(marketplace=m, listing_id=str(i), url=f"http://x/{i}",
+                               title=f"Acme Pulse replica {i}", keyword="acme",
+                               render_mode="http") for m in ("bazaar", "megamart")
+                       for i in range(5)])
+    store.save_evaluations("acme", [(m, str(i), "v1", 90, "takedown", "[]")
+                                    for m in ("bazaar", "megamart") for i in range(5)])
+    cases.sync(store, "acme", "test")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[list[str], str]:
+        result = runner.invoke(cli, [*args, "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines(), result.stderr.strip()
+
+    lines, said = run("review", "list", "--limit", "3")
+    assert [int(x.split()[0]) for x in lines] == [1, 2, 3]
+    assert said == "3 of 10 cases (--limit N for more, --limit 0 for all)"
+    lines, said = run("review", "list", "--marketplace", "megamart", "--limit", "0")
+    assert len(lines) == 5 and all("megamart:" in x for x in lines) and said == "5 cases"
+    assert run("review", "list")[1] == "10 cases"  # under the default page of 200
+    lines, said = run("review", "list", "--json")
+    assert len(json.loads("\n".join(lines))) == 10 and said == ""  # --json: every case
+    lines, said = run("listings", "--search", "pulse", "--limit", "4")
+    assert len(lines) == 4 and said.startswith("first 4 listings; more match")
+    lines, said = run("listings", "--search", "pulse", "--limit", "10")
+    assert len(lines) == 10 and said == "10 listings"

@@ -77,6 +77,23 @@ def test_full_text_search_over_titles(store: Store) -> None:
     assert store.search("velora") == []
 
 
+def test_full_text_index_follows_text_changes_only(store: Store) -> None:
+    # a sighting with the same text leaves the index alone (0013's trigger condition);
+    # a changed title or a description found later is searchable, the old title is not
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    store.save(sweep, [_listing("acme", title="Acme Pulse X2 Replica AAA")])
+    changes = store.conn.total_changes
+    store.save(sweep, [_listing("acme", title="Acme Pulse X2 Replica AAA")])
+    # the listing and its observation, each one upsert: no FTS rows deleted and re-added
+    assert store.conn.total_changes - changes == 2
+    store.save(sweep, [_listing("acme", title="Acme Trailpack 30L mirror copy")])
+    assert [r["listing_id"] for r in store.search("trailpack")] == ["123"]
+    assert store.search("replica") == []
+    integrity = "insert into listings_fts (listings_fts) values ('integrity-check')"
+    store.conn.execute(integrity)  # raises if the index disagrees with the table
+
+
 def test_a_dead_sweep_is_marked_interrupted(store: Store, tmp_path: Path) -> None:
     code = (f"from crawler.store import Store; s = Store({str(store.path)!r}); s.migrate(); "
             "print(s.start_sweep(kind='sweep', brand='acme', campaign=None, "
@@ -166,3 +183,24 @@ def test_a_locked_store_at_the_start_of_a_sweep_is_one_line(tmp_path: Path) -> N
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_suspects_by_sweep_counts_staged_listings_each_sweep_saw(store: Store) -> None:
+    from crawler.store import evaluations
+
+    seen = {}
+    for n, ids in ((1, ["1", "2", "3"]), (2, ["2", "3", "4"])):
+        sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                                  marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+        store.save(sweep, [Listing(marketplace=m, listing_id=i, url=f"http://x/{i}",
+                                   title="Acme", keyword="acme", render_mode="http")
+                           for i in ids for m in ("bazaar", "megamart")])
+        seen[n] = sweep
+    store.save_evaluations("acme", [(m, i, "v", 60, "review" if i in "134" else None, "[]")
+                                    for i in "1234" for m in ("bazaar", "megamart")])
+    store.save_evaluations("velora", [("bazaar", "2", "v", 90, "takedown", "[]")])
+    assert evaluations.suspects_by_sweep(store, "acme", [seen[1], seen[2]]) == {
+        seen[1]: {"bazaar": 2, "megamart": 2}, seen[2]: {"bazaar": 2, "megamart": 2}}
+    assert evaluations.suspects_by_sweep(store, "velora", [seen[2]]) == {
+        seen[2]: {"bazaar": 1}}
+    assert evaluations.suspects_by_sweep(store, None, [seen[1]]) == {}

@@ -34,3 +34,32 @@ def test_save_returns_what_it_wrote(tmp_path: Path) -> None:
     assert json.loads(stored["keywords"]) == ["acme", "acme headphones"]
     assert json.loads(stored["campaigns"]) == ["launch"]
     assert store.save(second, []) == 0 and store.save(second, []).rows == []
+
+
+def test_a_page_of_a_search_is_that_page_of_the_whole_search(tmp_path: Path) -> None:
+    # the paged search ranks in the index and joins only the best listings: the pages it
+    # gives, ties and listings with two brands' verdicts included, are the full result's
+    store = Store(tmp_path / "t.db")
+    store.migrate()
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    titles = ["Acme Pulse X2", "Acme Pulse X2 replica", "Pulse", "Acme Pulse X2 headphones",
+              "Acme Pulse X2"]  # the same title twice: a tie in rank
+    store.save(sweep, [Listing(marketplace=m, listing_id=f"{m}-{i}", url=f"http://x/{i}",
+                               title=f"{titles[i % len(titles)]}", keyword="acme",
+                               render_mode="http") for m in ("megamart", "bazaar")
+                       for i in range(12)])
+    verdicts = [(m, f"{m}-{i}", "v1", 50, "review", "[]") for m in ("megamart", "bazaar")
+                for i in range(0, 12, 3)]
+    store.save_evaluations("acme", verdicts)
+    store.save_evaluations("velora", verdicts[:3])
+    whole = store.listings_with_verdicts(search="acme pulse")
+    assert len(whole) == 20 + 3  # 20 listings match, 3 of them judged by both brands
+    for limit in (1, 2, 3, 5, 8, 40):
+        for offset in (0, 1, 4, 7):
+            assert store.listings_with_verdicts(search="acme pulse", limit=limit,
+                                                offset=offset) == \
+                whole[offset:offset + limit], (limit, offset)
+    one_brand = store.listings_with_verdicts(search="acme pulse", brand="velora")
+    assert store.listings_with_verdicts(search="acme pulse", brand="velora", limit=4,
+                                        offset=2) == one_brand[2:6]

@@ -33,6 +33,7 @@ from crawler.cases import camera
 from crawler.cases import lifecycle as case_log
 from crawler.cases.pacing import PAGE_TIMEOUT, Retries
 from crawler.files import write_whole
+from crawler.folders import evidence_dir
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
 from crawler.store import cases as case_rows
@@ -41,7 +42,7 @@ from crawler.store import evidence as evidence_rows
 
 def folder(store_path: Path) -> Path:
     """The evidence folder that belongs to the store at ``store_path``."""
-    return store_path.with_name(store_path.stem + "-evidence")
+    return evidence_dir(store_path)
 
 
 

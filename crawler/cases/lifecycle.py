@@ -172,9 +172,18 @@ def _close(price: str | None, old: str | None) -> bool:
 
 
 def cases(store: Store, brand: str | None = None, stage: str | None = None,
-          status: str | None = None) -> list[dict[str, Any]]:
-    """Cases with their listing's title, price, seller and URL, oldest first."""
-    return case_rows.listed(store, brand, stage, status)
+          status: str | None = None, marketplace: str | None = None,
+          limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Cases with their listing's title, price, seller and URL, oldest first; at most
+    ``limit`` of them (None: all) after the first ``offset``."""
+    return case_rows.listed(store, brand, stage, status, marketplace, limit, offset)
+
+
+def count(store: Store, brand: str | None = None, stage: str | None = None,
+          status: str | None = None, marketplace: str | None = None) -> int:
+    """How many cases ``cases`` selects with the same filters, without a limit."""
+    return sum(case_rows.counts(store, brand=brand, marketplace=marketplace, stage=stage,
+                                status=status).values())
 
 
 def case(store: Store, case_id: int) -> dict[str, Any]:

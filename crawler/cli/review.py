@@ -21,22 +21,37 @@ def review() -> None:
 
 
 
+LIST_LIMIT = 200  # cases `review list` prints unless told otherwise (a screenful or few)
+
+
 @review.command("list")
 @click.option("--brand", help="Only this brand's cases.")
 @click.option("--stage", help="Only cases at this stage (e.g. review, takedown).")
 @click.option("--status", type=click.Choice(vocab.CASE_STATUSES),
               help="Only cases with this status.")
+@click.option("--marketplace", help="Only cases on this marketplace.")
+@click.option("--limit", type=click.IntRange(0), default=None,
+              help=f"At most this many cases, oldest first (0: all) [default: "
+                   f"{LIST_LIMIT}; with --json: all].")
 @db_option
 @json_option
-def review_list(brand: str | None, stage: str | None, status: str | None, db: Path,
-                as_json: bool) -> None:
+def review_list(brand: str | None, stage: str | None, status: str | None,
+                marketplace: str | None, limit: int | None, db: Path, as_json: bool) -> None:
     """One line per case: id, brand, stage, status, marketplace:listing, price, seller,
     title."""
     from crawler.cases import lifecycle as cases
 
-    rows = cases.cases(_open(db), brand, stage, status)
+    if limit is None:  # scripts reading --json get every case, as they always did
+        limit = 0 if as_json else LIST_LIMIT
+    store = _open(db)
+    rows = cases.cases(store, brand, stage, status, marketplace, limit or None)
+    total = len(rows)
+    if limit and total == limit:  # maybe more: count them (an index count, not a read)
+        total = cases.count(store, brand, stage, status, marketplace)
     if as_json:
         _echo_json(rows)
+        if total > len(rows):
+            click.echo(f"{len(rows)} of {total} cases (--limit 0 for all)", err=True)
         return
     for r in rows:
         link = f" (relisting of {r['relisted_from']})" if r["relisted_from"] else ""
@@ -44,7 +59,11 @@ def review_list(brand: str | None, stage: str | None, status: str | None, db: Pa
                    f"{r['marketplace']}:{r['listing_id']:<14} {r['price'] or '':>9} "
                    f"{r['currency'] or '':<3} {_short(r['seller'], 18):<18} "
                    f"{_short(r['title'], 60)}{link}")
-    click.echo(f"{len(rows)} cases", err=True)
+    if total > len(rows):
+        click.echo(f"{len(rows)} of {total} cases (--limit N for more, --limit 0 for all)",
+                   err=True)
+    else:
+        click.echo(f"{len(rows)} cases", err=True)
 
 
 

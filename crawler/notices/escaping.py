@@ -30,6 +30,9 @@ NAME_LIMIT = 200  # sellers and listing ids
 # reorder or hide text around them ("Trojan Source"): shown, never applied
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _LINE_BREAKS = re.compile(r"[\s\u2028\u2029\x85]+")
+# what ``_hidden`` tells, for a whole string in one search (a report shows thousands):
+# category Cc is exactly U+0000-001F and U+007F-009F, Zl U+2028, Zp U+2029
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(sorted(_BIDI)) + "]")
 # a cell starting with one of these is a formula to Excel, LibreOffice and Sheets
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # inline syntax anywhere in a line (values never start a line: they are one line each)
@@ -61,7 +64,7 @@ def shown(value: Any, limit: int | None = None) -> Any:
     if not isinstance(value, str):
         return value
     text = _LINE_BREAKS.sub(" ", value).strip()
-    if any(_hidden(c) for c in text):
+    if _HIDDEN.search(text):
         text = "".join(_visible(c) for c in text)
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}... ({len(text) - limit} more characters)"

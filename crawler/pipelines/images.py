@@ -41,7 +41,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawler import urls
+from crawler import folders, urls
 from crawler.files import write_whole
 from crawler.images.hashing import PhotoHashes, UnreadableImage, hash_image
 from crawler.items import Listing
@@ -63,8 +63,7 @@ Digest = tuple[str, tuple[int, int], PhotoHashes, bytes]  # format, size, hashes
 
 def images_dir(db_path: str | Path) -> Path:
     """Where photos of the store at ``db_path`` are kept: ``<name>-images/`` beside it."""
-    db = Path(db_path)
-    return db.with_name(f"{db.stem}-images")
+    return folders.images_dir(db_path)
 
 
 def photo_slot(url: str) -> str:

@@ -4,8 +4,7 @@ it for the HTML page's thumbnails."""
 
 from __future__ import annotations
 
-from crawler.cases import evidence
-from crawler.pipelines.images import images_dir
+from crawler.folders import evidence_dir, images_dir
 from crawler.reports import data, render
 from crawler.store import Store
 
@@ -13,4 +12,4 @@ from crawler.store import Store
 def build(store: Store, sweep_id: int | None, fmt: str) -> str:
     """Sweep ``sweep_id``'s report (the latest finished sweep when None) in ``fmt``."""
     found = data.gather(store, sweep_id if sweep_id is not None else data.last_sweep(store))
-    return render.render(found, fmt, evidence.folder(store.path), images_dir(store.path))
+    return render.render(found, fmt, evidence_dir(store.path), images_dir(store.path))

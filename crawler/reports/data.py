@@ -121,7 +121,8 @@ def history(store: Store, brand: str | None, upto: int) -> dict[str, Any]:
     """Suspects (listings at a stage) seen per marketplace in the brand's last sweeps."""
     ids = sweeps.finished_before(store, brand, upto, HISTORY)
     series: dict[str, list[int]] = {}
+    seen = evaluations.suspects_by_sweep(store, brand, ids)
     for i, sweep_id in enumerate(ids):
-        for market, n in evaluations.suspects_seen(store, brand, sweep_id).items():
+        for market, n in seen.get(sweep_id, {}).items():
             series.setdefault(market, [0] * len(ids))[i] = n
     return {"sweeps": ids, "series": series}

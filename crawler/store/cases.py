@@ -116,10 +116,19 @@ def relisting_candidates(store: Connection, brand: str, removed: bool
 
 
 def listed(store: Connection, brand: str | None = None, stage: str | None = None,
-           status: str | None = None) -> list[dict[str, Any]]:
-    """Cases with their listing's columns and ``has_evidence``, oldest first."""
-    where, params = where_equal("c", {"brand": brand, "stage": stage, "status": status})
-    return list(store.db.query(CASE_ROW + where + " order by c.id", params))
+           status: str | None = None, marketplace: str | None = None,
+           limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Cases with their listing's columns and ``has_evidence``, oldest first; at most
+    ``limit`` (None: all) after the first ``offset``."""
+    where, params = where_equal("c", {"brand": brand, "stage": stage, "status": status,
+                                      "marketplace": marketplace})
+    if limit is None:
+        return list(store.db.query(CASE_ROW + where + " order by c.id", params))
+    # the page's ids first, from the cases alone (an index of a filter may hand them over
+    # in another order, to be sorted), so only the page is joined to its listings
+    return list(store.db.query(
+        CASE_ROW + " where c.id in (select c.id from cases c" + where  # noqa: S608 (ours)
+        + " order by c.id limit ? offset ?) order by c.id", [*params, limit, offset]))
 
 
 def get(store: Connection, case_id: int) -> dict[str, Any] | None:
@@ -223,9 +232,13 @@ def counts(store: Connection, *, brand: str | None = None, marketplace: str | No
 
 def facets(store: Connection) -> dict[str, list[str]]:
     """The brands, marketplaces and stages the cases have, for filter menus."""
+    # a skip scan: each next value is one search of the column's index, so a hundred
+    # thousand cases of a few brands cost a few searches, not a walk of every case
     return {column: [r[0] for r in store.conn.execute(
-        f"select distinct {column} from cases where {column} is not null "  # noqa: S608
-        f"order by {column}")] for column in ("brand", "marketplace", "stage")}
+        f"with recursive v(x) as (select min({column}) from cases union all "  # noqa: S608
+        f"select (select min({column}) from cases where {column} > v.x) from v "
+        f"where v.x is not null) select x from v where x is not null")]
+        for column in ("brand", "marketplace", "stage")}
 
 
 def _case_filters(brand: str | None, marketplace: str | None, stage: str | None,

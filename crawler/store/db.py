@@ -123,6 +123,10 @@ class Connection:
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")  # WAL makes NORMAL crash-safe
+        # SQLite's default page cache is 2 MiB; a sweep's batches and a report's lookups
+        # keep revisiting the upper levels of indexes over a million rows (at most 64 MiB
+        # per connection, taken only as pages are read)
+        self.db.execute("PRAGMA cache_size = -65536")
         self._depth = 0
 
     @property

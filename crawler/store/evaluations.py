@@ -50,10 +50,19 @@ def of_listing(store: Connection, brand: str, marketplace: str, listing_id: str
     return dict(rows[0], matches=json.loads(rows[0]["matches"])) if rows else None
 
 
-def suspects_seen(store: Connection, brand: str | None, sweep_id: int) -> dict[str, int]:
-    """Per marketplace, how many listings the sweep saw that the brand stages."""
-    return dict(store.conn.execute(
-        "select o.marketplace, count(*) from observations o join evaluations e on "
-        "e.brand = ? and e.marketplace = o.marketplace and e.listing_id = "
-        "o.listing_id where o.sweep_id = ? and e.stage is not null group by "
-        "o.marketplace", [brand, sweep_id]).fetchall())
+def suspects_by_sweep(store: Connection, brand: str | None, sweep_ids: list[int]
+                      ) -> dict[int, dict[str, int]]:
+    """Per sweep of ``sweep_ids`` and marketplace, how many listings the sweep saw that
+    the brand stages."""
+    out: dict[int, dict[str, int]] = {}
+    # from the brand's staged listings (the partial index of 0013: a tenth of the
+    # verdicts) to their few sightings, not from every sighting of ten sweeps to verdicts;
+    # `+o.sweep_id`: read a listing's sightings in one range, not one probe per sweep
+    for sweep_id, market, n in store.conn.execute(
+            "select o.sweep_id, o.marketplace, count(*) from evaluations e cross join "
+            "observations o on o.marketplace = e.marketplace and o.listing_id = "
+            "e.listing_id where e.brand = ? and e.stage is not null and +o.sweep_id in "
+            "(select value from json_each(?)) group by o.sweep_id, o.marketplace",
+            [brand, json.dumps(sweep_ids)]):
+        out.setdefault(sweep_id, {})[market] = n
+    return out

@@ -164,15 +164,28 @@ def with_verdicts(store: Connection, *, brand: str | None = None,
             params.append(value)
     if unstaged:
         where.append("e.stage is null")
-    source, order = "listings l", "l.marketplace, l.listing_id, e.brand"
+    source, order, ranked = "listings l", "l.marketplace, l.listing_id, e.brand", ""
     if search is not None and search.split():
         # driven by the full-text index, best matches first
         source = "listings_fts f join listings l on l.rowid = f.rowid"
         order = "f.rank, l.marketplace, l.listing_id, e.brand"
-        where.append("listings_fts match ?")
-        params.append(fts_words(search))
+        if limit is not None and len(where) == 1:
+            # a page of a common word's matches: rank them all once, in the index, but
+            # join only the best ``offset + limit`` listings (and any tied with the last of
+            # them) to their verdicts; each listing gives a row at least, so the page is
+            # among them
+            ranked = ("with r as materialized (select rowid, rank from listings_fts where "
+                      "listings_fts match ?1) ")
+            source = ("(select rowid, rank from r where rank <= coalesce((select rank from "
+                      "r order by rank limit 1 offset ?2), 1e999)) f join listings l on "
+                      "l.rowid = f.rowid")
+            params = [fts_words(search), offset + limit - 1, *params]
+        else:
+            where.append("listings_fts match ?")
+            params.append(fts_words(search))
     # only constant SQL is formatted in; every value is bound
-    sql = ("select l.marketplace, l.listing_id, l.title, l.price, l.currency, l.seller, "  # noqa: S608
+    sql = (f"{ranked}select l.marketplace, l.listing_id, l.title, l.price, l.currency, "  # noqa: S608
+           "l.seller, "
            "l.url, l.last_seen, e.brand, e.stage, e.score, c.id as case_id, "
            f"c.status as case_status from {source} left join evaluations e on "
            f"e.marketplace = l.marketplace and e.listing_id = l.listing_id{join_brand} "

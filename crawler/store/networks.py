@@ -37,18 +37,25 @@ def members(store: Connection, brand: str, network: str) -> list[tuple[str, str]
 
 def cases(store: Connection, brand: str, network: str) -> int:
     """How many of the brand's cases, dismissed ones aside, the network's accounts have."""
+    # from the network's few accounts to their listings (by seller) to their cases, in
+    # that order (a cross join keeps it): the other way round joins every case of the
+    # brand to its listing for its seller
     row: Any = store.conn.execute(
-        "select count(*) from case_listings c join seller_networks n on n.brand = c.brand "
-        "and n.marketplace = c.marketplace and n.seller = c.seller where c.brand = ? "
-        "and n.network = ? and c.status != 'dismissed'", [brand, network]).fetchone()
+        "select count(*) from seller_networks n cross join listings l on l.seller = "
+        "n.seller and l.marketplace = n.marketplace cross join cases c on c.brand = n.brand "
+        "and c.marketplace = l.marketplace and c.listing_id = l.listing_id where "
+        "n.brand = ? and n.network = ? and c.status != 'dismissed'", [brand, network]
+    ).fetchone()
     return int(row[0])
 
 
 def photos(store: Connection, brand: str, network: str, limit: int) -> list[str]:
     """Thumbnails of the photos the network's accounts show most, most shown first."""
     return [r[0] for r in store.conn.execute(
-        "select i.thumbnail from seller_networks n join listings l on l.marketplace = "
-        "n.marketplace and l.seller = n.seller join listing_images li on "
+        # the network's accounts, then their listings by seller, then those listings'
+        # photos (a cross join keeps that order; a marketplace's photos first is slower)
+        "select i.thumbnail from seller_networks n cross join listings l on l.marketplace = "
+        "n.marketplace and l.seller = n.seller cross join listing_images li on "
         "li.marketplace = l.marketplace and li.listing_id = l.listing_id join images i "
         "on i.sha256 = li.sha256 where n.brand = ? and n.network = ? group by i.sha256 "
         "order by count(*) desc, i.sha256 limit ?", [brand, network, limit])]

@@ -239,6 +239,45 @@ def _detail_readings(db: sqlite_utils.Database) -> None:
         "price": str, "price_high": str, "currency": str, "fields": str, "sweep_id": int,
     }, pk=("marketplace", "listing_id"), not_null={"fetched_at", "title", "fields"})
 
+
+@migration("0014_indexes_at_scale")
+def _indexes_at_scale(db: sqlite_utils.Database) -> None:
+    # what a store of a million listings needs (bench/store_scale.py measures it,
+    # tests/test_store_query_plans.py checks the plans):
+    # - a listing's verdicts of every brand (`listings`, the workbench's listings page):
+    #   the primary key starts with the brand, so without this each listing scanned them all
+    db.table("evaluations").create_index(["marketplace", "listing_id"], if_not_exists=True)
+    # - the suspects each of the last sweeps saw (the report's history): the brand's staged
+    #   listings, a tenth of its verdicts, in an index of their own
+    db.execute("create index if not exists idx_evaluations_staged on evaluations "
+               "(brand, marketplace, listing_id, stage) where stage is not null")
+    # - a listing's sightings by sweep: its previous price (the report's price drops) and
+    #   the sweeps that saw a staged listing, from the index alone; it replaces the
+    #   (marketplace, listing_id) index of 0001, of which it is an extension
+    db.execute("create index if not exists idx_observations_listing_sweep on observations "
+               "(marketplace, listing_id, sweep_id)")
+    db.execute("drop index if exists idx_observations_marketplace_listing_id")
+    # - the cases a sweep opened and the relistings it linked (the report)
+    db.table("cases").create_index(["sweep_id"], if_not_exists=True)
+    db.table("case_events").create_index(["sweep_id"], if_not_exists=True)
+    # - `review list --stage` / `--marketplace` a page at a time, oldest first (an index
+    #   ends in the rowid, the case id: rows come in id order and the page stops the
+    #   read), their counts, and the filter menus' values
+    db.table("cases").create_index(["stage"], if_not_exists=True)
+    db.table("cases").create_index(["marketplace"], if_not_exists=True)
+    # every sighting assigns title and description, and `after update of` fires on the
+    # assignment, not the change: re-index the text only when it did change
+    db.execute("drop trigger if exists listings_au")
+    db.execute("""
+        create trigger listings_au after update of title, description on listings
+        when old.title is not new.title or old.description is not new.description begin
+          insert into listings_fts (listings_fts, rowid, title, description)
+            values ('delete', old.rowid, old.title, old.description);
+          insert into listings_fts (rowid, title, description)
+            values (new.rowid, new.title, new.description);
+        end""")
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply migrations not yet recorded, each in its own transaction; return the names
     applied."""
