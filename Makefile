@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP) browser
+bench: $(STAMP) browser redis
 	$(BIN)/python bench/fixture_server.py
 	$(BIN)/python bench/sweep_http.py
 	$(BIN)/python bench/sweep_browser.py
@@ -28,6 +28,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/sweep_repeat.py
 	$(BIN)/python bench/store_scale.py
+	$(BIN)/python bench/sweep_distributed.py
 
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)
