@@ -21,7 +21,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) browser redis
 	$(BIN)/python bench/fixture_server.py
-	$(BIN)/python bench/sweep_http.py
+	$(BIN)/python bench/sweep_http.py --scale 20
 	$(BIN)/python bench/sweep_browser.py
 	$(BIN)/python bench/rules_eval.py
 	$(BIN)/python bench/review_ui.py

@@ -52,6 +52,20 @@ def fixture_server() -> Iterator[FixtureServer]:
 
 
 @pytest.fixture(scope="session")
+def scaled_catalogue() -> Catalogue:
+    """The catalogue ``scaled_server`` serves, generated on its own."""
+    return Catalogue(7, hard=False, scale=3)
+
+
+@pytest.fixture(scope="session")
+def scaled_server() -> Iterator[FixtureServer]:
+    """The fixture marketplaces at ``--scale 3`` (the easy world, default seed): three
+    times the listings and result pages per keyword."""
+    with FixtureServer(port=0, hard=False, seed=7, scale=3) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def chromium() -> str:
     return find_chromium()
 

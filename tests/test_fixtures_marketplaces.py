@@ -97,8 +97,15 @@ CRAWLERS = {"bazaar": crawl_bazaar, "megamart": crawl_megamart, "tradehub": craw
 
 @pytest.mark.parametrize("market", sorted(CRAWLERS))
 @pytest.mark.parametrize("keyword", KEYWORDS)
-def test_search_serves_exactly_the_truth(fixture_server: FixtureServer, catalogue: Catalogue,
-                                         market: str, keyword: str) -> None:
+@pytest.mark.parametrize("scale", [1, 3])
+def test_search_serves_exactly_the_truth(request: pytest.FixtureRequest, market: str,
+                                         keyword: str, scale: int) -> None:
+    # the 1x world, and --scale 3: three times the result pages, the same agreement
+    fixture_server: FixtureServer = request.getfixturevalue(
+        "fixture_server" if scale == 1 else "scaled_server")
+    catalogue: Catalogue = request.getfixturevalue(
+        "catalogue" if scale == 1 else "scaled_catalogue")
+    assert catalogue.scale == scale
     seen = CRAWLERS[market](fixture_server.url, keyword)
     truth = {str(r["listing_id"]): r for r in
              catalogue.truth(fixture_server.url, market, keyword)}

@@ -49,7 +49,9 @@ def open_store(db: Path) -> Any:
     if not db.is_file():
         raise NoStore(f"no store at {db}: run `brandsweep sweep --brand NAME --db {db}` "
                       "first, or pass --db (or BRANDSWEEP_DB)")
-    store = Store(db)
+    from crawler.store.db import READING_CACHE_MIB
+
+    store = Store(db, cache_mib=READING_CACHE_MIB)
     store.migrate()
     return store
 

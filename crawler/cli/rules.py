@@ -257,8 +257,9 @@ def _rejudge(db: Path, current: Any, candidate: Any, apply: bool, as_json: bool,
     ``quiet``: then the caller prints)."""
     from crawler.rules import backtest
     from crawler.store import Store
+    from crawler.store.db import READING_CACHE_MIB
 
-    store = Store(db)
+    store = Store(db, cache_mib=READING_CACHE_MIB)
     store.migrate()
     report = backtest.backtest(store, current, candidate, apply=apply)
     if quiet:

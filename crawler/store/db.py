@@ -106,12 +106,16 @@ def store_errors(method: Callable[..., _T]) -> Callable[..., _T]:
     return wrapper
 
 
+# the page cache of a command that reads a big store (Connection's cache_mib)
+READING_CACHE_MIB = 64
+
+
 class Connection:
     """One open store file: ``path``, the ``db`` (sqlite_utils) and ``transaction()``.
     Every function of the table modules takes one (a ``Store`` is one)."""
 
     @store_errors
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, cache_mib: int = 2) -> None:
         self.path = Path(path)
         check_path(self.path)  # our own one-line error before SQLite's
         if self.path.parent.is_dir():
@@ -123,10 +127,12 @@ class Connection:
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.enable_wal()
         self.db.execute("PRAGMA synchronous = NORMAL")  # WAL makes NORMAL crash-safe
-        # SQLite's default page cache is 2 MiB; a sweep's batches and a report's lookups
-        # keep revisiting the upper levels of indexes over a million rows (at most 64 MiB
-        # per connection, taken only as pages are read)
-        self.db.execute("PRAGMA cache_size = -65536")
+        # SQLite's default page cache is 2 MiB, what a sweep's connections keep (their
+        # memory must stay flat as the store grows); a command reading a big store (report,
+        # review, listings, backtest, the workbench) asks for more: its lookups keep
+        # revisiting the upper levels of indexes over a million rows (taken only as pages
+        # are read)
+        self.db.execute(f"PRAGMA cache_size = {-1024 * max(1, int(cache_mib))}")
         self._depth = 0
 
     @property

@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from crawler.store import Store
+from crawler.store.db import READING_CACHE_MIB
 from crawler.web.pricing import RuleSets
 from crawler.web.security import Guard
 
@@ -67,7 +68,7 @@ class Workbench:
     def store(self) -> Store:
         store: Store | None = getattr(self._local, "store", None)
         if store is None:  # sqlite3 connections stay in the thread that opened them
-            store = self._local.store = Store(self.db)
+            store = self._local.store = Store(self.db, cache_mib=READING_CACHE_MIB)
         return store
 
 
