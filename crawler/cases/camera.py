@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -62,7 +62,7 @@ class Failed(Exception):
 
 
 async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium: str,
-               keep: Callable[[Job, Shot | Exception], None], retries: Retries,
+               keep: Callable[[Job, Shot | Exception], Awaitable[None]], retries: Retries,
                page_timeout: float) -> None:
     from playwright.async_api import async_playwright
     from tenacity import (
@@ -126,7 +126,7 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
                     outcome = exc
                 except Exception as exc:  # one bad page must not stop the others
                     outcome = Failed(first_line(exc))
-                keep(job, outcome)
+                await keep(job, outcome)
 
             await asyncio.gather(*(one(job) for job in jobs))
             for market in markets.values():
