@@ -8,7 +8,10 @@ process of its own, rounds interleaved. Every crawler must collect the same numb
 cards; the script stops if they differ.
 
 - brandsweep: ``brandsweep crawl --marketplace shopfront``; seconds from its own crawl
-  stats, as in bench/sweep_browser.py.
+  stats, as in bench/sweep_browser.py. It does more than crawlee is asked to: it also
+  fetches, hashes and stores the first photo of each new listing, stores every listing
+  and tries each search page over HTTP first (``render: auto``); "brandsweep without
+  photos" is the same crawl with the profile's ``images.max: 0``, for like for like.
 - crawlee ``PlaywrightCrawler``: crawlee's own recipe for an infinite list (the crawling
   context's ``infinite_scroll()``, which scrolls until no request has left the page for a
   few seconds), images and fonts blocked with its ``block_requests`` (brandsweep blocks
@@ -22,7 +25,9 @@ cards; the script stops if they differ.
 Offline: crawlee launches the binary it is given (no browser download); its fingerprints
 come from the ``apify_fingerprint_datapoints`` package installed with it (browserforge
 needs no download since 1.2); it sends no telemetry; its HTTP client (the adaptive crawler's
-static side) only talks to the fixture server. Storage goes to a temporary folder.
+static side) only talks to the fixture server; the Public Suffix List it downloads on first
+use is only asked for by same-domain link enqueueing, which this bench does not use (and a
+host that is an IP address never needs it). Storage goes to a temporary folder.
 
 Target: brandsweep at least 1.5x crawlee's PlaywrightCrawler pages/s.
 
@@ -53,6 +58,8 @@ from sweep_browser import KEYWORDS, ours, result_of
 from crawler.browser.chromium import LAUNCH_ARGS, find_chromium
 from fixtures.server import FixtureServer
 
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 CONCURRENCY = 4  # shopfront's politeness.concurrency, which brandsweep uses
 CARD = "article.product-tile"
 READ_CARDS = f"""() => [...document.querySelectorAll({json.dumps(CARD)})].map((c) => ({{
@@ -63,7 +70,8 @@ READ_CARDS = f"""() => [...document.querySelectorAll({json.dumps(CARD)})].map((c
 # what brandsweep's browser sweep does not load either (images, fonts, media)
 BLOCKED = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".svg", ".woff", ".woff2", ".ttf",
            ".mp4", ".webm"]
-KINDS = {"playwright": "crawlee PlaywrightCrawler",
+KINDS = {"no-photos": "brandsweep without photos",
+         "playwright": "crawlee PlaywrightCrawler",
          "adaptive": "crawlee AdaptivePlaywrightCrawler",
          "playwright+settle": "crawlee PlaywrightCrawler, brandsweep's scroll loop"}
 
@@ -147,15 +155,39 @@ async def crawl(kind: str, base: str, keywords: list[str]) -> dict[str, Any]:
             "cards": cards, "seconds": seconds}
 
 
+def without_photos(tmp: Path) -> Path:
+    """A folder with shopfront's profile fetching no listing photos, as crawlee does not."""
+    folder = tmp / "no-photos"
+    folder.mkdir(exist_ok=True)
+    text = (ROOT / "spiders" / "marketplaces" / "shopfront.yaml").read_text()
+    (folder / "shopfront.yaml").write_text(text + "\nimages:\n  max: 0\n")
+    return folder
+
+
+def brandsweep(url: str, tmp: Path, name: str, photos: bool) -> tuple[int, int, float]:
+    """``brandsweep crawl`` of the keywords: pages, cards, seconds (its crawl stats)."""
+    if photos:
+        return result_of(ours(url, tmp, name, KEYWORDS))
+    args = [str(BIN / "brandsweep"), "crawl", "--campaign", "bench", "--marketplace",
+            "shopfront", "--db", str(tmp / f"{name}.db"), "--json", "--marketplaces",
+            str(without_photos(tmp))]
+    for k in KEYWORDS:
+        args += ["--keyword", k]
+    return result_of(subprocess.Popen(args, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True,
+                                      env=dict(os.environ, BRANDSWEEP_FIXTURE_URL=url)))
+
+
 def theirs(kind: str, base: str, tmp: Path, n: int) -> tuple[int, int, float]:
     """Run ``crawl`` in a process of its own: pages, cards, seconds."""
     out = tmp / f"{kind}{n}.json"
     storage = tmp / f"storage-{kind}{n}"
-    subprocess.run([sys.executable, __file__, "--crawlee", kind, "--base", base,
-                    "--out", str(out)], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, env=dict(
-                       os.environ, BRANDSWEEP_FIXTURE_URL=base,
-                       CRAWLEE_STORAGE_DIR=str(storage), CRAWLEE_LOG_LEVEL="WARNING"))
+    done = subprocess.run([sys.executable, __file__, "--crawlee", kind, "--base", base,
+                           "--out", str(out)], capture_output=True, text=True, env=dict(
+                               os.environ, BRANDSWEEP_FIXTURE_URL=base,
+                               CRAWLEE_STORAGE_DIR=str(storage),
+                               CRAWLEE_LOG_LEVEL="WARNING"))
+    assert done.returncode == 0, (kind, done.returncode, done.stderr[-3000:])
     got = json.loads(out.read_text())
     assert got["failed"] == 0 and got["pages"] == len(KEYWORDS), got
     return int(got["pages"]), int(got["cards"]), float(got["seconds"])
@@ -166,7 +198,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kinds", default=",".join(KINDS),
                         help=f"crawlee runs to compare, of {', '.join(KINDS)}")
-    parser.add_argument("--crawlee", choices=list(KINDS), help=argparse.SUPPRESS)
+    parser.add_argument("--crawlee", choices=[k for k in KINDS if k != "no-photos"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,8 +221,8 @@ def main() -> None:
             order = order[n % len(order):] + order[:n % len(order)]  # who goes first turns
             seen = {}
             for who in order:
-                if who == "brandsweep":
-                    seen[who] = result_of(ours(server.url, tmp, f"ours{n}", KEYWORDS))
+                if who in ("brandsweep", "no-photos"):
+                    seen[who] = brandsweep(server.url, tmp, f"{who}{n}", who == "brandsweep")
                 else:
                     seen[who] = theirs(who, server.url, tmp, n)
             counts = {who: cards for who, (_, cards, _) in seen.items()}
@@ -205,7 +238,7 @@ def main() -> None:
         mid = statistics.median(rs)
         print(f"{KINDS.get(who, who)}: median {mid:.2f} pages/s, rounds within "
               f"{(max(rs) - min(rs)) / mid * 100:.0f}% of it (max - min)")
-    for kind in kinds:
+    for kind in (k for k in kinds if k != "no-photos"):
         ratios = sorted(o / t for o, t in zip(rates["brandsweep"], rates[kind], strict=True))
         ratio = statistics.median(ratios)
         verdict = (f"; target >= 1.5: {'met' if ratio >= 1.5 else 'MISSED'}"
