@@ -25,6 +25,10 @@ from crawler.extract import markers
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import now
 
+# every image the page will load without being scrolled to has loaded or failed
+IMAGES_LOADED = """() => [...document.images].every((i) => i.complete || i.loading === "lazy")"""
+IMAGE_WAIT = 10.0  # seconds, at most, for the images of a page drawn by scripts
+
 
 @dataclass
 class Job:
@@ -194,6 +198,12 @@ async def _shoot(market: Market, page: Any, job: Job, timeout: float) -> Shot:
     hit = markers.blocked_marker(profile, await page.content())  # drawn by the page's scripts
     if hit is not None:
         raise Blocked(repr(hit))
+    # the load event waited for the images the HTML names, not for those the page's
+    # scripts added since (the product photo of an app): a screenshot without the photo
+    # is poor evidence. Bounded, never fatal: a photo that does not come is left out
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.wait_for_function(IMAGES_LOADED, polling=50,
+                                     timeout=min(ms, IMAGE_WAIT * 1000))
     at = now()
     png = await page.screenshot(full_page=True, type="png")
     image, note = (await _image(market, job.image_url, ms)) if job.image_url else (None, None)
