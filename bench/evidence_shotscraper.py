@@ -39,6 +39,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -232,6 +233,13 @@ def theirs(tmp: Path, name: str, urls: list[str], waits: list[str], cache: Path,
     return seconds, pngs
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of every finished, waited-for descendant so far (the
+    tools' own processes, their Playwright drivers and Chromium's processes)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def version(tool: str) -> str:
     from importlib.metadata import version as of
 
@@ -269,15 +277,18 @@ def main() -> None:
             tools = ["brandsweep", "shot-scraper", *([split] if args.split > 1 else [])]
             order = tools[n % len(tools):] + tools[:n % len(tools)]  # who goes first turns
             seen = {}
+            cpu = {}
             for tool in order:
+                before = cpu_seconds()
                 if tool == "brandsweep":
                     seen[tool] = ours(server.url, tmp, n, chosen, urls)
                 else:
                     seen[tool] = theirs(tmp, f"shots{n}-{len(seen)}", urls, waits, cache,
                                         args.split if tool == split else 1)
+                cpu[tool] = cpu_seconds() - before
             print(f"round {n + 1}: " + "; ".join(
-                f"{tool} {seen[tool][0]:.1f}s = {len(urls) / seen[tool][0]:.2f} pages/s"
-                for tool in tools))
+                f"{tool} {seen[tool][0]:.1f}s = {len(urls) / seen[tool][0]:.2f} pages/s "
+                f"({cpu[tool] / len(urls) * 1000:.0f} ms CPU a page)" for tool in tools))
             for tool in tools:
                 rates[tool].append(len(urls) / seen[tool][0])
                 print(f"  {tool}: {check_pngs(tool, seen[tool][1], boxes, photos)}")

@@ -40,6 +40,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -178,6 +179,13 @@ def brandsweep(url: str, tmp: Path, name: str, photos: bool) -> tuple[int, int, 
                                       env=dict(os.environ, BRANDSWEEP_FIXTURE_URL=url)))
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of every finished, waited-for descendant so far (the
+    crawler's process, its Playwright driver and Chromium's processes)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def theirs(kind: str, base: str, tmp: Path, n: int) -> tuple[int, int, float]:
     """Run ``crawl`` in a process of its own: pages, cards, seconds."""
     out = tmp / f"{kind}{n}.json"
@@ -219,12 +227,14 @@ def main() -> None:
         for n in range(args.rounds):
             order = ["brandsweep", *kinds]
             order = order[n % len(order):] + order[:n % len(order)]  # who goes first turns
-            seen = {}
+            seen, cpu = {}, {}
             for who in order:
+                before = cpu_seconds()
                 if who in ("brandsweep", "no-photos"):
                     seen[who] = brandsweep(server.url, tmp, f"{who}{n}", who == "brandsweep")
                 else:
                     seen[who] = theirs(who, server.url, tmp, n)
+                cpu[who] = cpu_seconds() - before
             counts = {who: cards for who, (_, cards, _) in seen.items()}
             assert len(set(counts.values())) == 1, f"round {n + 1}: cards differ: {counts}"
             parts = []
@@ -232,7 +242,8 @@ def main() -> None:
                 pages, cards, secs = seen[who]
                 rates[who].append(pages / secs)
                 parts.append(f"{KINDS.get(who, who)} {pages} pages, {cards} cards in "
-                             f"{secs:.1f}s = {pages / secs:.2f} pages/s")
+                             f"{secs:.1f}s = {pages / secs:.2f} pages/s ({cpu[who]:.0f} s "
+                             f"CPU, process start to exit)")
             print(f"round {n + 1}: " + "; ".join(parts))
     for who, rs in rates.items():
         mid = statistics.median(rs)
