@@ -18,6 +18,12 @@ each through its own command line, timed from process start to exit:
   pages whose profile says what to wait for (``evidence.wait_for``) its ``wait_for`` gets
   that selector, and for every page that every image on it has finished loading.
 
+Viewports: brandsweep's is 1280x900, shot-scraper's default 1280x720 (a height would
+turn its full-page shot off); where a page is shorter than the viewport, brandsweep's PNG
+is the larger one. Each round also prints CPU seconds a page (the tool's processes,
+Playwright's driver and Chromium's): on a loaded machine wall time follows the CPU share
+a tool gets more than its own work.
+
 Images loaded in both: every PNG must be 1280 px wide, and where each page shows its
 product photo (found by loading the page once beforehand), the PNG must show that photo:
 the mean difference of the region from the photo, scaled to it, is under ``MAX_DIFF``
