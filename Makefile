@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(BIN)/.bench-installed
 
 .PHONY: demo test lint bench browser redis clean
 
@@ -19,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP) browser redis
+bench: $(STAMP) $(BENCH_STAMP) browser redis
 	$(BIN)/python bench/fixture_server.py
 	$(BIN)/python bench/sweep_http.py --scale 20
 	$(BIN)/python bench/sweep_browser.py
@@ -29,6 +30,8 @@ bench: $(STAMP) browser redis
 	$(BIN)/python bench/sweep_repeat.py
 	$(BIN)/python bench/store_scale.py
 	$(BIN)/python bench/sweep_distributed.py
+	$(BIN)/python bench/sweep_crawlee.py
+	$(BIN)/python bench/evidence_shotscraper.py
 
 # fast when a browser is already there; installs one (apt-get as root) when not
 browser: $(STAMP)
@@ -47,6 +50,11 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
+
+# the baselines bench/ compares against (the bench extra), on top of the package
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+	touch $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -383,3 +383,35 @@ def test_the_first_image_is_fetched_only_where_the_policy_allows(
         (ids[0], hashlib.sha256(png).hexdigest()), (ids[1], None)]
     assert rows(store, "select count(*) from case_events where case_id = ? and action = "
                 "'evidence' and reason like '%image %refused%'", ids[1]) == [(1,)]
+
+
+def test_a_photo_the_page_s_script_adds_is_in_the_screenshot(
+        store: Store, serve: Callable[[], Served], chromium: str) -> None:
+    """An app draws its product (and the photo) after the load event; the screenshot is
+    taken once the photo has loaded, not as soon as ``wait_for`` shows."""
+    import io
+
+    from PIL import Image
+
+    shop = serve()
+    red = io.BytesIO()
+    Image.new("RGB", (120, 120), (255, 0, 0)).save(red, "PNG")
+
+    def slow_photo(n: int) -> Reply:
+        time.sleep(1.0)  # the photo comes well after the product is drawn
+        return 200, {"Content-Type": "image/png"}, red.getvalue()
+
+    shop.routes["/photo.png"] = slow_photo
+    shop.routes["/app"] = lambda n: (200, {}, (
+        b"<html><body style='margin:0'><script>addEventListener('load', () => {"
+        b"const m = document.createElement('main'); m.className = 'pdp';"
+        b"m.innerHTML = '<h1>Acme replica</h1>';"
+        b"const i = new Image(); i.src = '/photo.png'; m.prepend(i);"
+        b"document.body.appendChild(m); });</script></body></html>"))
+    ids = open_cases(store, [("shop", shop.url + "/app", None)])
+    market = {"shop": profile("shop", shop.url, evidence={"wait_for": "main.pdp"})}
+    got = evidence.capture(store, market, chromium, retries=FAST)
+    assert got.captured == 1
+    shot = evidence.folder(store.path) / f"case-{ids[0]}" / "screenshot.png"
+    with Image.open(shot) as im:
+        assert im.convert("RGB").getpixel((60, 60)) == (255, 0, 0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -24,6 +24,10 @@ from crawler.cases.pacing import (
 from crawler.extract import markers
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import now
+
+# every image the page will load without being scrolled to has loaded or failed
+IMAGES_LOADED = """() => [...document.images].every((i) => i.complete || i.loading === "lazy")"""
+IMAGE_WAIT = 10.0  # seconds, at most, for the images of a page drawn by scripts
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Failed(Exception):
 
 
 async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium: str,
-               keep: Callable[[Job, Shot | Exception], None], retries: Retries,
+               keep: Callable[[Job, Shot | Exception], Awaitable[None]], retries: Retries,
                page_timeout: float) -> None:
     from playwright.async_api import async_playwright
     from tenacity import (
@@ -126,7 +130,7 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
                     outcome = exc
                 except Exception as exc:  # one bad page must not stop the others
                     outcome = Failed(first_line(exc))
-                keep(job, outcome)
+                await keep(job, outcome)
 
             await asyncio.gather(*(one(job) for job in jobs))
             for market in markets.values():
@@ -194,6 +198,12 @@ async def _shoot(market: Market, page: Any, job: Job, timeout: float) -> Shot:
     hit = markers.blocked_marker(profile, await page.content())  # drawn by the page's scripts
     if hit is not None:
         raise Blocked(repr(hit))
+    # the load event waited for the images the HTML names, not for those the page's
+    # scripts added since (the product photo of an app): a screenshot without the photo
+    # is poor evidence. Bounded, never fatal: a photo that does not come is left out
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.wait_for_function(IMAGES_LOADED, polling=50,
+                                     timeout=min(ms, IMAGE_WAIT * 1000))
     at = now()
     png = await page.screenshot(full_page=True, type="png")
     image, note = (await _image(market, job.image_url, ms)) if job.image_url else (None, None)

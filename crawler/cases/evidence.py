@@ -96,9 +96,12 @@ def capture(store: Store, profiles: dict[str, MarketplaceProfile], chromium: str
         return result
     base = folder(store.path)
 
-    def keep(job: camera.Job, outcome: camera.Shot | Exception) -> None:
+    async def keep(job: camera.Job, outcome: camera.Shot | Exception) -> None:
         if isinstance(outcome, camera.Shot):
-            _save(store, base, outcome, by, sweep_id)
+            # the files first, flushed to disk in a thread: an fsync that waits on a busy
+            # disk must not stall the event loop, and with it every page in flight
+            hashes = await asyncio.to_thread(_write_files, base, outcome)
+            _save(store, outcome, hashes, by, sweep_id)
             result.captured += 1
             result.pending -= 1
         elif isinstance(outcome, camera.Refused):
@@ -145,10 +148,20 @@ def _write(path: Path, data: bytes) -> str:
 
 
 
-def _save(store: Store, base: Path, shot: camera.Shot, by: str, sweep_id: int | None) -> None:
+def _write_files(base: Path, shot: camera.Shot) -> tuple[str, str]:
+    """Write the shot's screenshot and HTML whole; return their SHA-256 (PNG, HTML).
+    Touches only the case's own folder, so it may run in a thread."""
     rel = Path(f"case-{shot.job.case_id}")
-    png_sha = _write(base / rel / "screenshot.png", shot.png)
-    html_sha = _write(base / rel / "page.html", shot.html)
+    return (_write(base / rel / "screenshot.png", shot.png),
+            _write(base / rel / "page.html", shot.html))
+
+
+
+def _save(store: Store, shot: camera.Shot, hashes: tuple[str, str], by: str,
+          sweep_id: int | None) -> None:
+    """Record the evidence row and its audit event, once its files are on disk."""
+    rel = Path(f"case-{shot.job.case_id}")
+    png_sha, html_sha = hashes
     image_sha = hashlib.sha256(shot.image).hexdigest() if shot.image is not None else None
     notes = "".join(f"; {n}" for n in (
         f"served by {shot.final_url}" if shot.final_url != shot.job.url else None,
