@@ -135,9 +135,10 @@ def _evidence(store: Store, case_id: int) -> None:
     x = c["listing"]
     job = camera.Job(case_id, x["marketplace"], x["url"], None, x["title"], x["price"],
                         x["currency"])
-    evidence._save(store, evidence.folder(store.path),
-                   camera.Shot(job, 200, x["url"], png(), SNAPSHOT, None, None,
-                                  "2026-01-01T00:00:00Z"), "brandsweep", None)
+    shot = camera.Shot(job, 200, x["url"], png(), SNAPSHOT, None, None,
+                       "2026-01-01T00:00:00Z")
+    hashes = evidence._write_files(evidence.folder(store.path), shot)
+    evidence._save(store, shot, hashes, "brandsweep", None)
 
 
 def open_ids(store: Store) -> list[int]:
