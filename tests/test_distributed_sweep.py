@@ -35,16 +35,19 @@ def _env(server: FixtureServer) -> dict[str, str]:
     return dict(os.environ, BRANDSWEEP_FIXTURE_URL=server.url)
 
 
+def _worker(server: FixtureServer, redis_url: str, name: str, *extra: str
+            ) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [SCRIPT, "worker", "--redis", redis_url, "--id", f"{name}-{uuid.uuid4().hex[:6]}",
+         "--lease", "4", "--idle-exit", "300", *extra],
+        env=_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 @contextmanager
 def workers(server: FixtureServer, redis_url: str, n: int, *extra: str
             ) -> Iterator[list[subprocess.Popen[str]]]:
     """``n`` worker processes; stopped (SIGTERM) when the block ends."""
-    tag = uuid.uuid4().hex[:6]
-    procs = [subprocess.Popen(
-        [SCRIPT, "worker", "--redis", redis_url, "--id", f"w{i}-{tag}", "--lease", "4",
-         "--idle-exit", "300", *extra],
-        env=_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        for i in range(n)]
+    procs = [_worker(server, redis_url, f"w{i}", *extra) for i in range(n)]
     try:
         yield procs
     finally:
@@ -100,12 +103,17 @@ COMPARED = {
 def test_two_workers_store_exactly_what_a_local_sweep_stores(
         fixture_server: FixtureServer, redis_url: str, tmp_path: Path) -> None:
     local, shared = tmp_path / "local.db", tmp_path / "shared.db"
-    alone = run(fixture_server, "sweep", "--brand", "acme", "--db", str(local), "--json")
-    assert alone.returncode == 0, alone.stderr
     with workers(fixture_server, redis_url, 2) as procs:
+        # the local sweep runs meanwhile: two stores, the same world
+        solo = subprocess.Popen([SCRIPT, "sweep", "--brand", "acme", "--db", str(local),
+                                 "--json"], env=_env(fixture_server), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         together = run(fixture_server, "sweep", "--brand", "acme", "--db", str(shared),
                        "--redis", redis_url, "--json")
+        out, err = solo.communicate(timeout=400)
         assert together.returncode == 0, together.stderr
+    alone = subprocess.CompletedProcess(solo.args, solo.returncode, out, err)
+    assert alone.returncode == 0, alone.stderr
     for p in procs:
         assert p.returncode == 0, p.stderr.read() if p.stderr else ""
     a, b = json.loads(alone.stdout), json.loads(together.stdout)
@@ -131,9 +139,10 @@ def test_killing_a_worker_loses_nothing(fixture_server: FixtureServer, redis_url
     assert len(truth) > 100
     markets = [a for m in HTTP_MARKETS for a in ("--marketplace", m)]
     chance = random.Random(15)  # the moments, reproducibly
-    for attempt in range(5):
-        db = tmp_path / f"kill-{attempt}.db"
-        with workers(fixture_server, redis_url, 3) as procs:
+    # three workers throughout: the killed one is replaced before the next run
+    with workers(fixture_server, redis_url, 3) as procs:
+        for attempt in range(5):
+            db = tmp_path / f"kill-{attempt}.db"
             crawl = subprocess.Popen(
                 [SCRIPT, "crawl", "--campaign", "kill", "--keyword", "acme", "--db", str(db),
                  "--redis", redis_url, "--json", *markets],
@@ -147,14 +156,20 @@ def test_killing_a_worker_loses_nothing(fixture_server: FixtureServer, redis_url
             victim = chance.choice(procs)
             victim.kill()
             out, err = crawl.communicate(timeout=300)
-        assert crawl.returncode == 0, (attempt, err)
-        assert victim.returncode == -signal.SIGKILL
-        summary = json.loads(out)
-        assert {m["status"] for m in summary["marketplaces"].values()} == {"ok"}
-        assert_store_matches_truth(db, truth)
-        per_sweep = rows(db, "select marketplace, listing_id, count(*) from observations "
-                             "group by 1, 2 having count(*) > 1")
-        assert per_sweep == [], "a listing observed twice in one sweep"
+            assert victim.wait(timeout=30) == -signal.SIGKILL
+            procs[procs.index(victim)] = _worker(fixture_server, redis_url, f"r{attempt}")
+            _check_kill_run(db, truth, attempt, crawl.returncode, out, err)
+
+
+def _check_kill_run(db: Path, truth: dict[tuple[str, str], dict[str, Any]], attempt: int,
+                    code: int, out: str, err: str) -> None:
+    assert code == 0, (attempt, err)
+    summary = json.loads(out)
+    assert {m["status"] for m in summary["marketplaces"].values()} == {"ok"}
+    assert_store_matches_truth(db, truth)
+    per_sweep = rows(db, "select marketplace, listing_id, count(*) from observations "
+                         "group by 1, 2 having count(*) > 1")
+    assert per_sweep == [], "a listing observed twice in one sweep"
 
 
 def test_a_killed_coordinator_is_resumed_by_the_next_run(
