@@ -128,13 +128,15 @@ def distributed(profile: MarketplaceProfile, redis_url: str) -> dict[str, Any]:
     }
 
 
-def for_worker(profile: MarketplaceProfile, redis_url: str, concurrency: int
-               ) -> dict[str, Any]:
+def for_worker(profile: MarketplaceProfile, redis_url: str, concurrency: int,
+               lease_seconds: float = 60.0) -> dict[str, Any]:
     """A worker's crawler of one marketplace, over ``for_profile``'s: it downloads and
     reads; the coordinator stores, judges and fetches photos. Its pace is the shared limit
     (the profile's concurrency and delay across all workers), not a per-process one."""
     return distributed(profile, redis_url) | {
         "AUTOTHROTTLE_ENABLED": False,
+        # a killed worker's politeness slots come back as soon as its leases do
+        "BRANDSWEEP_LIMIT_HOLD": max(5.0, float(lease_seconds)),
         "CLOSESPIDER_TIMEOUT": 0,  # the coordinator keeps the marketplace's deadline
         "CONCURRENT_REQUESTS": concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,

@@ -126,6 +126,23 @@ def test_a_killed_workers_slot_comes_back(redis_url: str, prefix: str) -> None:
     client.close()
 
 
+def test_a_renewed_slot_outlives_its_first_hold(redis_url: str, prefix: str) -> None:
+    async def check() -> None:
+        limiter = Limiter(await connect_async(redis_url), prefix=prefix, hold_seconds=0.5)
+        kept = await limiter.acquire("tradehub", 1, 0, "me")
+        gone = await limiter.acquire("bazaar", 1, 0, "me")
+        assert await limiter.renew("tradehub", [kept.token], 30) == 1
+        await asyncio.sleep(0.8)
+        assert await limiter.in_flight("tradehub") == 1  # renewed
+        assert await limiter.in_flight("bazaar") == 0  # ran out
+        assert await limiter.renew("bazaar", [gone.token], 30) == 0  # not held: not revived
+        assert await limiter.in_flight("bazaar") == 0
+        assert await limiter.release(kept) is True
+        await limiter.client.aclose()
+
+    asyncio.run(check())
+
+
 def test_slots_are_per_marketplace_and_checked(redis_url: str, prefix: str) -> None:
     async def check() -> None:
         limiter = Limiter(await connect_async(redis_url), prefix=prefix)

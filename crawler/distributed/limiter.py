@@ -58,6 +58,19 @@ return {1, now}
 """
 
 
+# ARGV: prefix, marketplace, hold ms, tokens...: held slots' expiry moved to now + hold
+_RENEW = r"""
+local holders = ARGV[1] .. 'limit:' .. ARGV[2] .. ':holders'
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local hold = tonumber(ARGV[3])
+local n = 0
+for i = 4, #ARGV do n = n + redis.call('ZADD', holders, 'XX', 'CH', now + hold, ARGV[i]) end
+if redis.call('PTTL', holders) < hold then redis.call('PEXPIRE', holders, hold) end
+return n
+"""
+
+
 @dataclass(frozen=True)
 class Slot:
     """One request's right to start: hand it back with ``Limiter.release``."""
@@ -81,6 +94,7 @@ class Limiter:
         self.poll_seconds = poll_seconds
         self._url = url_of(client)
         self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
 
     def _holders(self, marketplace: str) -> str:
         return f"{self.prefix}limit:{marketplace}:holders"
@@ -124,6 +138,18 @@ class Limiter:
         with unavailable_as_error(self._url):
             removed = await self.client.zrem(self._holders(slot.marketplace), slot.token)
         return bool(removed)
+
+    async def renew(self, marketplace: str, tokens: list[str],
+                    hold_seconds: float | None = None) -> int:
+        """Hold these slots of ``marketplace`` for ``hold_seconds`` (default: the limiter's)
+        from now: a long download keeps its slot, a dead holder's runs out soon after.
+        Returns how many were still held."""
+        if not tokens:
+            return 0
+        hold_ms = max(1, round((hold_seconds or self.hold_seconds) * 1000))
+        with unavailable_as_error(self._url):
+            n = await self._renew(args=[self.prefix, marketplace, hold_ms, *tokens])
+        return int(n)
 
     async def in_flight(self, marketplace: str) -> int:
         """Slots of ``marketplace`` held now (expired ones not counted)."""

@@ -251,7 +251,8 @@ class Worker:
         settings = bs.for_profile(profile, db=None, sweep_id=None, campaign=None,
                                   timeout=job.timeout, log_level=self.options.log_level,
                                   chromium=chromium, deadline=0) | \
-            bs.for_worker(profile, self.options.redis_url, self.options.concurrency)
+            bs.for_worker(profile, self.options.redis_url, self.options.concurrency,
+                          self.options.lease_seconds)
         return Crawler(scrapy_process.spider(WORKER_SPIDER), settings)
 
     async def _close_finished(self) -> None:
