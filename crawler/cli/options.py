@@ -29,10 +29,16 @@ def json_option(fn: Any) -> Any:
                         help="Print JSON on stdout.")(fn)
 
 
-def by_option(fn: Any) -> Any:
+def _default_actor() -> str:
+    # imported when the option's default is wanted, not when the CLI starts: the cases
+    # package pulls in the store and sqlite-utils, which `--version` or `--help` never need
     from crawler.cases.lifecycle import default_actor
 
-    return click.option("--by", default=default_actor, show_default="the OS user",
+    return default_actor()
+
+
+def by_option(fn: Any) -> Any:
+    return click.option("--by", default=_default_actor, show_default="the OS user",
                         help="Who is doing this, for the audit trail.")(fn)
 
 

@@ -12,7 +12,6 @@ from crawler.cli.options import by_option, db_option, json_option
 from crawler.cli.options import echo_json as _echo_json
 from crawler.cli.options import open_store as _open
 from crawler.cli.options import short as _short
-from crawler.notices.escaping import money
 
 
 @click.group()
@@ -74,6 +73,7 @@ def review_list(brand: str | None, stage: str | None, status: str | None,
 def review_show(case_id: int, db: Path, as_json: bool) -> None:
     """A case in full: the listing, why it was staged, evidence, notices and its history."""
     from crawler.cases import lifecycle as cases
+    from crawler.notices.escaping import money
 
     c = cases.case(_open(db), case_id)
     if as_json:

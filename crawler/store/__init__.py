@@ -13,14 +13,34 @@ leaves either all of a batch or none of it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from crawler.items import Listing
-from crawler.store import cases, evaluations, images, listings, sweeps
-from crawler.store.db import Connection, check_path, now, store_errors
-from crawler.store.listings import Saved, fts_words
-from crawler.store.schema import MIGRATIONS
+
+def _import_sqlite_utils() -> None:
+    """Import sqlite-utils without numpy and pandas: it imports them when installed only to
+    map their scalar types to column types, and the store never hands it one (photo hashes
+    are ints before they are stored). numpy alone was a quarter of every command's start;
+    a process that has imported numpy already keeps sqlite-utils' full type map."""
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
+_import_sqlite_utils()  # before the modules below import it
+
+from crawler.items import Listing  # noqa: E402
+from crawler.store import cases, evaluations, images, listings, sweeps  # noqa: E402
+from crawler.store.db import Connection, check_path, now, store_errors  # noqa: E402
+from crawler.store.listings import Saved, fts_words  # noqa: E402
+from crawler.store.schema import MIGRATIONS  # noqa: E402
 
 __all__ = ["MIGRATIONS", "Saved", "Store", "check_path", "fts_words", "now"]
 
