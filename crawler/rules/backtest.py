@@ -8,12 +8,14 @@ made them, and a listing with none counts as not staged. The
 candidate is evaluated on every listing the brand's keywords found. Nothing is written
 unless ``apply`` is asked for; then the candidate's verdicts replace the stored ones, in
 batches of one transaction each, so a killed apply leaves every listing with one whole
-verdict, old or new. Listings are split into disjoint shards by rowid and judged by one
-forked process per CPU (the rule sets are inherited, not reloaded).
+verdict, old or new. Listings are split into disjoint runs of rowids and judged by one
+forked process per CPU (the rule sets are inherited, not reloaded); the examples are the
+first listings by marketplace and listing id whichever worker judged them.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import multiprocessing
 import os
@@ -39,6 +41,7 @@ class Change:
     after: str | None
     score_before: int
     score_after: int
+    key: tuple[str, str] = ("", "")  # (marketplace, listing_id): which examples are kept
 
     def as_dict(self) -> dict[str, Any]:
         return {"listing": self.listing, "title": self.title, "before": self.before,
@@ -75,8 +78,8 @@ class BacktestReport:
         for mine, theirs in ((self.examples, other.examples),
                              (self.rule_examples, other.rule_examples)):
             for key, changes in theirs.items():
-                kept = mine.setdefault(key, [])
-                kept.extend(changes[:EXAMPLES - len(kept)])
+                mine[key] = sorted([*mine.get(key, []), *changes],
+                                   key=lambda c: c.key)[:EXAMPLES]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,7 +105,7 @@ def _kind(before: str | None, after: str | None) -> str | None:
 
 
 def _stored_rules(matches: str | None) -> set[str]:
-    if not matches:
+    if not matches or matches == "[]":  # most verdicts: no rule matched
         return set()
     return {m["rule"] for m in json.loads(matches) if not m.get("suppressed_by")}
 
@@ -150,7 +153,9 @@ def _run_shard(shard: tuple[int, int]) -> BacktestReport:
 
 def _shard(path: Path, current: RuleSet | None, candidate: RuleSet, apply: bool,
            shard: tuple[int, int]) -> BacktestReport:
-    store = Store(path)
+    from crawler.store.db import READING_CACHE_MIB
+
+    store = Store(path, cache_mib=READING_CACHE_MIB)  # it reads the brand's every listing
     report = BacktestReport(candidate.brand_key, current.version if current else STORED,
                             candidate.version)
     pending: list[tuple[str, str, str, int, str | None, str]] = []
@@ -168,20 +173,20 @@ def _shard(path: Path, current: RuleSet | None, candidate: RuleSet, apply: bool,
         rules_after = {r.rule for r in new.matched if not r.suppressed_by}
         report.stages_before[before or "none"] += 1
         report.stages_after[new.stage or "none"] += 1
-        change = Change(f"{row['marketplace']}:{row['listing_id']}", row["title"], before,
-                        new.stage, score_before, new.score)
         kind = _kind(before, new.stage)
-        if kind is not None:
-            report.changes[kind] += 1
-            examples = report.examples.setdefault(kind, [])
-            if len(examples) < EXAMPLES:
-                examples.append(change)
-        for rule in rules_after - rules_before:
-            report.rules_gained[rule] += 1
-            _example(report, rule, change)
-        for rule in rules_before - rules_after:
-            report.rules_lost[rule] += 1
-            _example(report, rule, change)
+        if kind is not None or rules_after != rules_before:  # most listings: nothing to tell
+            change = Change(f"{row['marketplace']}:{row['listing_id']}", row["title"],
+                            before, new.stage, score_before, new.score,
+                            (row["marketplace"], row["listing_id"]))
+            if kind is not None:
+                report.changes[kind] += 1
+                _keep(report.examples.setdefault(kind, []), change)
+            for rule in rules_after - rules_before:
+                report.rules_gained[rule] += 1
+                _example(report, rule, change)
+            for rule in rules_before - rules_after:
+                report.rules_lost[rule] += 1
+                _example(report, rule, change)
         if apply:
             pending.append(row_of(row, new))
             if len(pending) >= BATCH:
@@ -201,6 +206,13 @@ def row_of(listing: dict[str, Any], evaluation: Evaluation
 
 
 def _example(report: BacktestReport, rule: str, change: Change) -> None:
-    examples = report.rule_examples.setdefault(rule, [])
-    if len(examples) < EXAMPLES:
-        examples.append(change)
+    _keep(report.rule_examples.setdefault(rule, []), change)
+
+
+def _keep(examples: list[Change], change: Change) -> None:
+    """Keep the ``EXAMPLES`` changes first by marketplace and listing id, in whatever
+    order the listings come (a shard reads its part in rowid order), so the examples do
+    not depend on how many workers judged."""
+    if len(examples) < EXAMPLES or change.key < examples[-1].key:
+        bisect.insort(examples, change, key=lambda c: c.key)
+        del examples[EXAMPLES:]

@@ -218,7 +218,7 @@ class RuleSet:
         for bit, key, product in self._products:
             if not hits.mode_mask("words") & bit:
                 continue
-            for h in hits.spans(key):
+            for h in hits.spans(key, "words"):  # products are words lists
                 if h.end - h.start > best_len:
                     best, best_len = product, h.end - h.start
         return best

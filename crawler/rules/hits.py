@@ -30,7 +30,7 @@ class FieldHits:
     first asked for: which list keys hit (the OR of their bits), and where (worked out
     only when asked, since most hits are only tested, never shown)."""
 
-    __slots__ = ("_raw", "folds", "matchers", "modes", "value")
+    __slots__ = ("_raw", "_raw_of", "folds", "matchers", "modes", "value")
 
     def __init__(self, matchers: Matchers | None = None, value: str = "",
                  modes: tuple[str, ...] = ()) -> None:
@@ -39,6 +39,7 @@ class FieldHits:
         self.modes: dict[str, int | None] = dict.fromkeys(modes)  # mode -> mask, once known
         self.folds: dict[str, text.Folded] = {}  # mode -> the field folded that way
         self._raw: Raw | None = None
+        self._raw_of: dict[str, Raw] = {}  # mode -> where its hits are, asked for alone
 
     def mode_mask(self, mode: str) -> int:
         """The keys of ``mode`` lists that hit."""
@@ -63,7 +64,19 @@ class FieldHits:
             self._raw = self.matchers.locate(self) if self.matchers is not None else []
         return self._raw
 
-    def spans(self, key: str) -> list[Hit]:
-        return [Hit(start, end, written) for start, end, payload in self.raw
+    def spans(self, key: str, mode: str | None = None) -> list[Hit]:
+        """Where list ``key`` hit; ``mode``: the key is only ever matched that way, and
+        only that mode's hits are located (a product's name, looked up for every
+        listing with a price rule, need not locate the fuzzy and regex hits too)."""
+        if mode is None or self._raw is not None:
+            raw = self.raw
+        else:
+            found = self._raw_of.get(mode)
+            if found is None:
+                found = self._raw_of[mode] = (
+                    self.matchers.locate(self, (mode,)) if self.matchers is not None
+                    and mode in self.modes else [])
+            raw = found
+        return [Hit(start, end, written) for start, end, payload in raw
                 for k, written in payload if k == key]
 

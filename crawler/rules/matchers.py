@@ -209,10 +209,11 @@ class Matchers:
                 mask |= bits[i]
         return mask
 
-    def locate(self, hits: FieldHits) -> Raw:
-        """Where each hit of a field is, in the folded text of its mode."""
+    def locate(self, hits: FieldHits, modes: Iterable[str] | None = None) -> Raw:
+        """Where each hit of a field is (of ``modes`` only if given), in the folded text
+        of its mode."""
         raw: Raw = []
-        for mode in hits.modes:
+        for mode in hits.modes if modes is None else modes:
             mode_mask = hits.mode_mask(mode)
             if not mode_mask:
                 continue

@@ -108,6 +108,11 @@ def store_errors(method: Callable[..., _T]) -> Callable[..., _T]:
 
 # the page cache of a command that reads a big store (Connection's cache_mib)
 READING_CACHE_MIB = 64
+# and the bytes of the store such a connection maps into memory: its page reads are then
+# page faults on the OS's cache, not a read() each (a report of a million-listing store
+# read ~100,000 pages: a fifth of its CPU time was in the kernel); SQLite caps it at its
+# compile-time limit (2 GiB by default), and the file beyond is read as before
+READING_MMAP_MIB = 4096
 
 
 class Connection:
@@ -133,6 +138,10 @@ class Connection:
         # revisiting the upper levels of indexes over a million rows (taken only as pages
         # are read)
         self.db.execute(f"PRAGMA cache_size = {-1024 * max(1, int(cache_mib))}")
+        if cache_mib >= READING_CACHE_MIB:
+            # mapped pages count in the process's RSS (they are the OS's file cache, shared
+            # and dropped under memory pressure), so a sweep's connections do not map
+            self.db.execute(f"PRAGMA mmap_size = {READING_MMAP_MIB << 20}")
         self._depth = 0
 
     @property

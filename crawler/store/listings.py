@@ -104,7 +104,9 @@ def for_keywords(store: Connection, keywords: list[str],
                  keys: list[tuple[str, str]] | None = None, brand: str | None = None,
                  shard: tuple[int, int] = (0, 1)) -> Iterator[dict[str, Any]]:
     """Listings found by any of ``keywords`` (or exactly ``keys``), each with the
-    stored evaluation of ``brand`` as ``_version``, ``_stage``, ``_score``, ``_matches``."""
+    stored evaluation of ``brand`` as ``_version``, ``_stage``, ``_score``, ``_matches``;
+    by marketplace and listing id, or, for a ``shard`` (k, n) with n > 1, the k-th of n
+    disjoint parts, in the order they were first stored."""
     folded = [" ".join(k.casefold().split()) for k in keywords]
     params: list[Any] = [brand or ""]
     where = ("exists (select 1 from json_each(l.keywords) where lower(value) in "  # noqa: S608
@@ -114,9 +116,23 @@ def for_keywords(store: Connection, keywords: list[str],
         values = ", ".join(["(?, ?)"] * len(keys)) or "(null, null)"
         where = f"(l.marketplace, l.listing_id) in (values {values})"
         params = [brand or "", *[v for k in keys for v in k]]
-    if shard[1] > 1:  # (k, n): the k-th of n disjoint parts, for parallel workers
-        where = f"({where}) and l.rowid % ? = ?"
-        params += [shard[1], shard[0]]
+    order = "l.marketplace, l.listing_id"
+    if shard[1] > 1:
+        # (k, n): the k-th of n disjoint runs of rowids, for parallel workers, in rowid
+        # order: each worker reads only its part of the table, front to back (a rowid
+        # modulo had each walk the whole key index and seek every row it kept)
+        k, n = shard
+        top = store.conn.execute("select max(rowid) from listings").fetchone()[0] or 0
+        size = top // n + 1
+        bounds = []
+        if k > 0:
+            bounds.append("l.rowid >= ?")
+            params.append(k * size)
+        if k < n - 1:
+            bounds.append("l.rowid < ?")
+            params.append((k + 1) * size)
+        where = " and ".join([f"({where})", *bounds])
+        order = "l.rowid"
     # only constant SQL is formatted in; every value is bound
     # `_facts`: what crawler.images.facts and crawler.cases.networks found (JSON), for the
     # rules' image and seller selections
@@ -125,7 +141,7 @@ def for_keywords(store: Connection, keywords: list[str],
            "evaluations e on e.brand = ?1 and e.marketplace = l.marketplace and "
            "e.listing_id = l.listing_id left join listing_facts f on f.brand = ?1 and "
            "f.marketplace = l.marketplace and f.listing_id = l.listing_id "
-           f"where {where} order by l.marketplace, l.listing_id")
+           f"where {where} order by {order}")
     cursor = store.conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
     while rows := cursor.fetchmany(2000):
