@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from crawler.items import Listing
 from crawler.store import Saved, Store
+from crawler.store import listings as store_listings
 
 
 def _listing(keyword: str, description: str | None = "the description") -> Listing:
@@ -63,3 +66,25 @@ def test_a_page_of_a_search_is_that_page_of_the_whole_search(tmp_path: Path) -> 
     one_brand = store.listings_with_verdicts(search="acme pulse", brand="velora")
     assert store.listings_with_verdicts(search="acme pulse", brand="velora", limit=4,
                                         offset=2) == one_brand[2:6]
+
+
+def test_a_page_of_a_common_words_search_ranks_its_newest_matches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # past ``RANKED`` matches a page is the best of the newest ones (those stored last);
+    # any fewer matches are all ranked, as before
+    store = Store(tmp_path / "t.db")
+    store.migrate()
+    sweep = store.start_sweep(kind="sweep", brand="acme", campaign=None,
+                              marketplaces=["bazaar"], keywords=["acme"], max_pages=1)
+    titles = ["pulse"] + ["pulse headphones bundle with case and cable"] * 7
+    store.save(sweep, [Listing(marketplace="bazaar", listing_id=f"b-{i}",
+                               url=f"http://x/{i}", title=title, keyword="acme",
+                               render_mode="http") for i, title in enumerate(titles)])
+    whole = store.listings_with_verdicts(search="pulse")
+    assert whole[0]["listing_id"] == "b-0"  # the shortest title ranks first
+    assert store.listings_with_verdicts(search="pulse", limit=3) == whole[:3]
+    monkeypatch.setattr(store_listings, "RANKED", 5)
+    page = store.listings_with_verdicts(search="pulse", limit=3)
+    assert len(page) == 3 and {r["listing_id"] for r in page} <= {f"b-{i}" for i in
+                                                                   range(3, 8)}
+    assert store.listings_with_verdicts(search="pulse") == whole  # no page: all ranked

@@ -274,3 +274,27 @@ def test_captured_sql_runs_as_captured(store: Store, tmp_path: Path) -> None:
     ran = [s for s in statements if s.lower().startswith("select")]
     assert ran and "'review'" in ran[-1] and "?" not in ran[-1]
     assert len(store.conn.execute(ran[-1]).fetchall()) == 3
+
+
+def test_report_lookups_end_in_the_covering_indexes(store: Store) -> None:
+    # migration 0015: a price drop's previous price, and a seller network's listings,
+    # come from index entries alone (no seek of each row: on a big store, one random page
+    # per listing); a paged search ranks only in the full-text index
+    statements = _traced(store, lambda: _report(store))
+
+    def plan_of(marker: str) -> list[str]:
+        found = [s for s in statements if marker in s]
+        assert found, marker
+        return _plan(store, found[0])
+
+    drops = plan_of("max(q.sweep_id)")
+    assert "SEARCH p USING COVERING INDEX idx_observations_listing_sweep" in "\n".join(drops)
+    for marker in ("select count(*) from seller_networks n", "select i.thumbnail from "):
+        assert "SEARCH l USING COVERING INDEX idx_listings_seller" in "\n".join(
+            plan_of(marker))
+    searched = _traced(store, lambda: store.listings_with_verdicts(search="pulse", limit=5))
+    ranked = next(s for s in searched if s.startswith("with r as"))
+    assert "order by rowid desc limit" in ranked
+    plan = _plan(store, ranked)
+    assert any("VIRTUAL TABLE INDEX" in line for line in plan)
+    assert not any(re.match(r"SCAN [lec]\b", line) for line in plan), plan

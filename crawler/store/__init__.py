@@ -104,7 +104,8 @@ class Store(Connection):
                      brand: str | None = None, shard: tuple[int, int] = (0, 1)
                      ) -> Iterator[dict[str, Any]]:
         """Listings found by any of ``keywords`` (or exactly ``keys``), each with the
-        stored evaluation of ``brand`` as ``_version``, ``_stage``, ``_score``, ``_matches``."""
+        stored evaluation of ``brand`` as ``_version``, ``_stage``, ``_score``, ``_matches``
+        (``shard`` (k, n): the k-th of n disjoint parts, in rowid order)."""
         return _listings.for_keywords(self, keywords, keys, brand, shard)
 
     def save_evaluations(self, brand: str, rows: Iterable[tuple[str, str, str, int,

@@ -161,13 +161,19 @@ def get(store: Connection, marketplace: str, listing_id: str) -> dict[str, Any] 
     return dict(rows[0]) if rows else None
 
 
+# the matches of a search a page of ``with_verdicts`` is ranked among: the newest ones
+# (those stored last), when more listings match
+RANKED = 50_000
+
+
 def with_verdicts(store: Connection, *, brand: str | None = None,
                   marketplace: str | None = None, stage: str | None = None,
                   unstaged: bool = False, search: str | None = None,
                   limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """Every stored listing (one row per brand that judged it) with its verdict, its
     case if it has one, and its seller; ``search`` is full text over title and
-    description, each word as typed (no query syntax)."""
+    description, each word as typed (no query syntax), best matches first (a page with
+    no other filter: the best of the newest ``RANKED`` matches)."""
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
     join_brand = ""
@@ -186,12 +192,14 @@ def with_verdicts(store: Connection, *, brand: str | None = None,
         source = "listings_fts f join listings l on l.rowid = f.rowid"
         order = "f.rank, l.marketplace, l.listing_id, e.brand"
         if limit is not None and len(where) == 1:
-            # a page of a common word's matches: rank them all once, in the index, but
-            # join only the best ``offset + limit`` listings (and any tied with the last of
+            # a page of a common word's matches: rank them once, in the index, but join
+            # only the best ``offset + limit`` listings (and any tied with the last of
             # them) to their verdicts; each listing gives a row at least, so the page is
-            # among them
-            ranked = ("with r as materialized (select rowid, rank from listings_fts where "
-                      "listings_fts match ?1) ")
+            # among them. Ranking costs a lookup per match: a word in a third of a million
+            # listings took half a second for it alone, so a page ranks the newest
+            # ``RANKED`` matches (all of them, for any word in fewer listings)
+            ranked = ("with r as materialized (select rowid, rank from listings_fts where "  # noqa: S608
+                      f"listings_fts match ?1 order by rowid desc limit {int(RANKED)}) ")
             source = ("(select rowid, rank from r where rank <= coalesce((select rank from "
                       "r order by rank limit 1 offset ?2), 1e999)) f join listings l on "
                       "l.rowid = f.rowid")
@@ -216,11 +224,13 @@ def with_verdicts(store: Connection, *, brand: str | None = None,
 
 def price_drops(store: Connection, sweep_id: int) -> list[dict[str, Any]]:
     """Listings this sweep saw at a lower price than their previous observation."""
+    # `+p.sweep_id`: the previous sighting's price from the listing's few index entries
+    # (idx_observations_listing_sweep holds it, 0015), not a seek of its row by the key
     return [dict(zip(("marketplace", "listing_id", "title", "old", "new", "currency"), r,
                      strict=True)) for r in store.conn.execute(
         "select o.marketplace, o.listing_id, o.title, p.price, o.price, o.currency from "
         "observations o join observations p on p.marketplace = o.marketplace and "
-        "p.listing_id = o.listing_id and p.sweep_id = (select max(q.sweep_id) from "
+        "p.listing_id = o.listing_id and +p.sweep_id = (select max(q.sweep_id) from "
         "observations q where q.marketplace = o.marketplace and q.listing_id = "
         "o.listing_id and q.sweep_id < o.sweep_id) where o.sweep_id = ? and "
         "cast(o.price as real) < cast(p.price as real) order by o.marketplace, "
