@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crawler.profiles.model import MarketplaceProfile
 from crawler.store import Store
 from crawler.vocab import REQUIRED_FIELDS
+
+if TYPE_CHECKING:  # the report imports ``percent``: it need not load every profile model
+    from crawler.profiles.model import MarketplaceProfile
 
 DEGRADED = "degraded"  # the per-marketplace health status a notification can trigger on
 
