@@ -422,9 +422,10 @@ def timed(argv: list[str], env: dict[str, str], repeat: int) -> tuple[float, lis
 
 def verdict(name: str, secs: float, runs: list[float], target: float, note: str = "") -> bool:
     met = secs < target
+    # the load when the runs ended: a figure is provisional when it is above the CPUs
     print(f"{name:<44} {secs:7.2f} s  (runs {', '.join(f'{r:.2f}' for r in runs)}; CPU "
-          f"{statistics.median(CPU):.2f} s; target < {target:g} s: "
-          f"{'met' if met else 'MISSED'}){note}", flush=True)
+          f"{statistics.median(CPU):.2f} s; load {os.getloadavg()[0]:.1f}; target < "
+          f"{target:g} s: {'met' if met else 'MISSED'}){note}", flush=True)
     return met
 
 
@@ -572,6 +573,8 @@ def main() -> int:
             ok &= backtest(brandsweep, env, db, Path(tmp), args.repeat)
     if "save" in parts:
         ok &= write_rate(db, args.repeat)
+    print(f"uptime: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f} (load average at the end)", flush=True)
     print("all targets met" if ok else "some targets MISSED", flush=True)
     return 0 if ok else 1
 
