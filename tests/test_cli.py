@@ -146,3 +146,22 @@ def test_review_list_and_listings_print_a_page_and_say_how_many_more(tmp_path: P
     assert len(lines) == 4 and said.startswith("first 4 listings; more match")
     lines, said = run("listings", "--search", "pulse", "--limit", "10")
     assert len(lines) == 10 and said == "10 listings"
+
+
+def test_a_command_starts_without_the_others(tmp_path: Path) -> None:
+    # every command's module is imported when it runs, and the store's sqlite-utils
+    # without numpy: `review list` loads its own module and the store, nothing heavier
+    from crawler.store import Store
+
+    Store(tmp_path / "t.db").migrate()
+    script = ("import json, sys\nfrom crawler.cli import cli\n"
+              "try:\n    cli.main(['review', 'list', '--db', sys.argv[1]])\n"
+              "except SystemExit as exc:\n    code = exc.code\n"
+              "print(json.dumps([code, sorted(sys.modules)]))")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.db")],
+                          capture_output=True, text=True, check=True)
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0 and "crawler.cli.review" in modules and "crawler.store" in modules
+    loaded = {m for m in modules if m.startswith("crawler.cli.")}
+    assert loaded <= {"crawler.cli.review", "crawler.cli.options"}, loaded
+    assert not {"numpy", "scrapy", "crawler.sweep", "crawler.web"} & set(modules)
