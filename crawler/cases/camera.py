@@ -226,19 +226,27 @@ async def _shoot(market: Market, tab: Tab, job: Job, timeout: float) -> Shot:
     if why is not None:  # routing should have stopped it; never save what it missed
         raise Refused(f"{job.url} ended at {response.url!r}, refused: {why}")
     status = response.status
-    html = await response.body()
     profile = market.profile
-    hit = markers.blocked_marker(profile, html.decode("utf-8", "replace"))
-    if hit is not None:  # whatever the status: a wall is not retried at once
-        raise Blocked(repr(hit))
-    if status in RETRY_STATUS or status >= 500:
-        raise Retryable(f"{url}: HTTP {status}",
-                         _retry_after(response.headers.get("retry-after") or ""))
-    if status >= 400:
+    if status >= 400:  # whatever the status: a wall is not retried at once
+        _blocked(markers.blocked_marker(profile, (await response.body()).decode(
+            "utf-8", "replace")))
+        if status in RETRY_STATUS or status >= 500:
+            raise Retryable(f"{url}: HTTP {status}",
+                             _retry_after(response.headers.get("retry-after") or ""))
         raise Failed(f"{url}: HTTP {status}: the listing may be gone already")
-    # the first image comes while the page settles; a page that fails takes it along
-    fetching = asyncio.ensure_future(_image(market, job.image_url, ms)) if job.image_url \
-        else None
+
+    async def served() -> tuple[bytes, str | None, tuple[bytes | None, str | None]]:
+        """The HTML as served, the blocked marker it shows, and (unless it shows one)
+        the first image."""
+        body = await response.body()
+        hit = markers.blocked_marker(profile, body.decode("utf-8", "replace"))
+        if job.image_url is None or hit is not None:
+            return body, hit, (None, None)
+        return body, hit, await _image(market, job.image_url, ms)
+
+    # the HTML as served and the first image come while the page settles; a page that
+    # fails takes them along
+    fetching = asyncio.ensure_future(served())
     try:
         wait_for = profile.evidence.wait_for
         if wait_for:
@@ -246,6 +254,7 @@ async def _shoot(market: Market, tab: Tab, job: Job, timeout: float) -> Shot:
                 await page.wait_for_selector(
                     ", ".join([wait_for, *profile.blocked.selectors]), timeout=ms)
             except PlaywrightTimeout as exc:
+                _blocked((await fetching)[1])
                 hit = markers.blocked_marker(profile, await page.content())
                 if hit is not None:
                     raise Blocked(repr(hit)) from exc
@@ -253,16 +262,21 @@ async def _shoot(market: Market, tab: Tab, job: Job, timeout: float) -> Shot:
         # images the page's scripts added (the product photo of an app) are waited for,
         # bounded and never fatal: a photo that does not come is left out
         settled = await _settle(tab, url, min(timeout, IMAGE_WAIT), timeout)
-        hit = markers.blocked_marker(profile, settled["html"])  # drawn by the page's scripts
-        if hit is not None:
-            raise Blocked(repr(hit))
+        html, hit, (image, note) = await fetching
+        _blocked(hit)
+        _blocked(markers.blocked_marker(profile, settled["html"]))  # drawn by its scripts
         at = now()
         png = await _screenshot(tab, url, settled, timeout)
-        image, note = (await fetching) if fetching is not None else (None, None)
     finally:
-        if fetching is not None and not fetching.done():
+        if not fetching.done():
             fetching.cancel()
     return Shot(job, status, response.url, png, html, image, note, at)
+
+
+def _blocked(hit: str | None) -> None:
+    """``Blocked`` when the page shows one of its profile's blocked markers (``hit``)."""
+    if hit is not None:
+        raise Blocked(repr(hit))
 
 
 async def _within(step: Awaitable[Any], seconds: float, what: str) -> Any:
