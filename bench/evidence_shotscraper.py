@@ -21,27 +21,31 @@ each through its own command line, timed from process start to exit:
 Viewports: brandsweep's is 1280x900, shot-scraper's default 1280x720 (a height would
 turn its full-page shot off); where a page is shorter than the viewport, brandsweep's PNG
 is the larger one. Each round also prints CPU seconds a page (the tool's processes,
-Playwright's driver and Chromium's): on a loaded machine wall time follows the CPU share
-a tool gets more than its own work.
+Playwright's driver and Chromium's, all of them: the bench makes itself the subreaper of
+what the tools start, so Chromium's renderers, orphaned when their browser exits, are
+waited for and counted too) and the load average as the tool finished: on a loaded
+machine wall time follows the CPU share a tool gets more than its own work.
 
 Images loaded in both: every PNG must be 1280 px wide, and where each page shows its
 product photo (found by loading the page once beforehand), the PNG must show that photo:
 the mean difference of the region from the photo, scaled to it, is under ``MAX_DIFF``
 (measured: under 2 where the photo shows, over 50 where images were blocked).
 
-``shot-scraper multi`` takes one page at a time; brandsweep takes up to 4 at once. For
-information, the bench also runs the pages split over 4 ``shot-scraper multi`` processes
-at once (``--split``), as one would to give it the same concurrency.
+``shot-scraper multi`` takes one page at a time; brandsweep takes up to
+``crawler.cases.pacing.CONCURRENCY`` at once. For information, the bench also runs the
+pages split over that many ``shot-scraper multi`` processes at once (``--split``), as one
+would to give it the same concurrency.
 
 Rounds turn which tool goes first. Target: brandsweep at least 2x the pages/s of one
 ``shot-scraper multi`` run.
 
-    .venv/bin/python bench/evidence_shotscraper.py [--rounds 3] [--pages 200] [--split 4]
+    .venv/bin/python bench/evidence_shotscraper.py [--rounds 3] [--pages 200] [--split N]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
 import json
 import os
@@ -60,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.browser.chromium import LAUNCH_ARGS, find_chromium, launch_options
 from crawler.cases import lifecycle as cases
+from crawler.cases.pacing import CONCURRENCY
 from crawler.items import Listing
 from crawler.profiles import loading as profiles
 from crawler.store import Store
@@ -239,9 +244,35 @@ def theirs(tmp: Path, name: str, urls: list[str], waits: list[str], cache: Path,
     return seconds, pngs
 
 
+PR_SET_CHILD_SUBREAPER = 36  # Linux prctl(2)
+
+
+def adopt_orphans() -> bool:
+    """Make this process the subreaper of its descendants: a process whose parent exits
+    (Chromium's renderers and zygote when the browser goes) becomes our child, so its
+    CPU time reaches ``RUSAGE_CHILDREN`` once we wait for it. False where it cannot."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap(seconds: float = 15.0) -> None:
+    """Wait for every descendant left over (orphans we adopted), at most ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left
+        if pid == 0:
+            time.sleep(0.05)
+
+
 def cpu_seconds() -> float:
     """User + system CPU seconds of every finished, waited-for descendant so far (the
     tools' own processes, their Playwright drivers and Chromium's processes)."""
+    reap()
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
 
@@ -256,14 +287,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages", type=int, default=200)
-    parser.add_argument("--split", type=int, default=4,
+    parser.add_argument("--split", type=int, default=CONCURRENCY,
                         help="also run this many shot-scraper processes at once, each on "
-                             "its share of the pages (brandsweep's pages at once); 1: not")
+                             "its share of the pages (default: brandsweep's pages at once, "
+                             f"{CONCURRENCY}); 1: not")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     chromium = find_chromium()
     print(f"browser (both tools): {chromium}; {version('brandsweep')}, "
-          f"{version('shot-scraper')}, {version('playwright')}")
+          f"{version('shot-scraper')}, {version('playwright')}; CPU counts orphaned "
+          f"processes: {'yes' if adopt_orphans() else 'no (no subreaper here)'}")
     cache = browsers_path(tmp)
     with FixtureServer(port=0, hard=False, seed=7) as server:
         os.environ["BRANDSWEEP_FIXTURE_URL"] = server.url
@@ -284,6 +317,7 @@ def main() -> None:
             order = tools[n % len(tools):] + tools[:n % len(tools)]  # who goes first turns
             seen = {}
             cpu = {}
+            load = {}
             for tool in order:
                 before = cpu_seconds()
                 if tool == "brandsweep":
@@ -291,10 +325,12 @@ def main() -> None:
                 else:
                     seen[tool] = theirs(tmp, f"shots{n}-{len(seen)}", urls, waits, cache,
                                         args.split if tool == split else 1)
+                load[tool] = os.getloadavg()[0]
                 cpu[tool] = cpu_seconds() - before
             print(f"round {n + 1}: " + "; ".join(
                 f"{tool} {seen[tool][0]:.1f}s = {len(urls) / seen[tool][0]:.2f} pages/s "
-                f"({cpu[tool] / len(urls) * 1000:.0f} ms CPU a page)" for tool in tools))
+                f"({cpu[tool] / len(urls) * 1000:.0f} ms CPU a page, load {load[tool]:.1f})"
+                for tool in tools))
             for tool in tools:
                 rates[tool].append(len(urls) / seen[tool][0])
                 print(f"  {tool}: {check_pngs(tool, seen[tool][1], boxes, photos)}")

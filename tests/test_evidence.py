@@ -415,3 +415,60 @@ def test_a_photo_the_page_s_script_adds_is_in_the_screenshot(
     shot = evidence.folder(store.path) / f"case-{ids[0]}" / "screenshot.png"
     with Image.open(shot) as im:
         assert im.convert("RGB").getpixel((60, 60)) == (255, 0, 0)
+
+
+def test_a_page_taller_than_the_viewport_is_taken_whole(
+        store: Store, serve: Callable[[], Served], chromium: str) -> None:
+    import io
+
+    from PIL import Image
+
+    shop = serve()
+    shop.routes["/long"] = lambda n: (200, {}, (
+        b"<html><body style='margin:0'><div style='height:2500px;background:#fff'></div>"
+        b"<div style='height:100px;background:#00f'></div></body></html>"))
+    ids = open_cases(store, [("shop", shop.url + "/long", None)])
+    got = evidence.capture(store, {"shop": profile("shop", shop.url)}, chromium,
+                           retries=FAST)
+    assert got.captured == 1
+    png = (evidence.folder(store.path) / f"case-{ids[0]}" / "screenshot.png").read_bytes()
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.size == (1280, 2600)
+        assert im.convert("RGB").getpixel((640, 2550)) == (0, 0, 255)
+
+
+def test_a_page_s_scripts_cannot_stall_or_fool_the_wait_for_its_images(
+        store: Store, serve: Callable[[], Served], chromium: str) -> None:
+    """The images are waited for by a script in a world of its own: a page that breaks
+    timers, promises and the DOM's getters for its own scripts still gets its shot, with
+    the photo, and is measured as it is."""
+    import io
+
+    from PIL import Image
+
+    shop = serve()
+    red = io.BytesIO()
+    Image.new("RGB", (120, 120), (255, 0, 0)).save(red, "PNG")
+
+    def slow_photo(n: int) -> Reply:
+        time.sleep(1.0)
+        return 200, {"Content-Type": "image/png"}, red.getvalue()
+
+    shop.routes["/photo.png"] = slow_photo
+    shop.routes["/trap"] = lambda n: (200, {}, (
+        b"<html><body style='margin:0'><div style='height:1500px'></div><script>"
+        b"addEventListener('load', () => { const i = new Image(); i.src = '/photo.png';"
+        b"i.style.display = 'block';"
+        b"document.body.prepend(i);"
+        b"window.setTimeout = () => 0; window.Promise = function () {};"
+        b"Array.prototype.some = () => false; Math.max = () => 1;"
+        b"Object.defineProperty(Document.prototype, 'images', {get() { throw 1; }});"
+        b"});</script></body></html>"))
+    ids = open_cases(store, [("shop", shop.url + "/trap", None)])
+    got = evidence.capture(store, {"shop": profile("shop", shop.url)}, chromium,
+                           retries=FAST)
+    assert got.captured == 1, (got.failed, got.blocked)
+    shot = evidence.folder(store.path) / f"case-{ids[0]}" / "screenshot.png"
+    with Image.open(shot) as im:
+        assert im.size == (1280, 1620)  # the photo (120 px) above the 1,500 px block
+        assert im.convert("RGB").getpixel((60, 60)) == (255, 0, 0)

@@ -135,10 +135,14 @@ FAST_FRAMES = "--disable-frame-rate-limit"
 NO_IMAGES = "--blink-settings=imagesEnabled=false"
 
 
-def launch_options(executable: str | None = None, images: bool = True) -> dict[str, object]:
-    """Playwright ``launch()`` keyword arguments for brandsweep's headless Chromium."""
+def launch_options(executable: str | None = None, images: bool = True,
+                   fast_frames: bool = True) -> dict[str, object]:
+    """Playwright ``launch()`` keyword arguments for brandsweep's headless Chromium;
+    ``fast_frames=False`` keeps Chromium's frame-rate limit (less CPU a page, for pages
+    that are not scrolled)."""
     return {
         "executable_path": executable or find_chromium(),
         "headless": True,
-        "args": [*LAUNCH_ARGS, FAST_FRAMES, *([] if images else [NO_IMAGES])],
+        "args": [*LAUNCH_ARGS, *([FAST_FRAMES] if fast_frames else []),
+                 *([] if images else [NO_IMAGES])],
     }

@@ -1,11 +1,20 @@
 """The browser side of evidence capture: one Chromium, a context per marketplace with its
 profile's politeness, every request checked against the URL policy (redirects hop by
 hop), retries with backoff for 429, 5xx and time-outs, and a full-page screenshot, the
-HTML as served and the first image of each listing page."""
+HTML as served and the first image of each listing page.
+
+Once a page has loaded, what is left is done in few steps, because each step of
+Playwright's own (``page.content()``, ``page.screenshot()``) is several round trips and
+runs Playwright's injected scripts in the page: one script in an isolated world of the
+page (the page's own scripts can neither see nor change it) waits for the images and
+fonts and returns the DOM and the page's size; then Chromium's ``Page.captureScreenshot``
+takes the full page, its PNG encoded for speed (lossless still; larger files). The first
+image is fetched while that goes on."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,9 +34,28 @@ from crawler.extract import markers
 from crawler.profiles.model import MarketplaceProfile
 from crawler.store import now
 
-# every image the page will load without being scrolled to has loaded or failed
-IMAGES_LOADED = """() => [...document.images].every((i) => i.complete || i.loading === "lazy")"""
 IMAGE_WAIT = 10.0  # seconds, at most, for the images of a page drawn by scripts
+WORLD = "brandsweep-evidence"  # the isolated world the settling script runs in
+
+# Run in the isolated world once the page has loaded (and shows ``wait_for``): waits,
+# polling, until every image the page will load without being scrolled to has loaded or
+# failed (the load event does not wait for those its scripts added since) and for the
+# fonts, both within ``limit`` ms; then the DOM as it is and the full page's size (as
+# Playwright measures it for a full-page screenshot).
+SETTLE = """(async (limit) => {
+  const end = performance.now() + limit;
+  const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+  const waiting = () => [...document.images].some((i) => !i.complete && i.loading !== "lazy");
+  while (waiting() && performance.now() < end) await pause(50);
+  const left = end - performance.now();
+  if (left > 0 && document.fonts) await Promise.race([document.fonts.ready, pause(left)]);
+  const d = document.documentElement, b = document.body;
+  const size = (k) => Math.max(b ? b[k] : 0, d ? d[k] : 0);
+  return {html: d ? d.outerHTML : "",
+          width: Math.max(size("scrollWidth"), size("offsetWidth"), size("clientWidth")),
+          height: Math.max(size("scrollHeight"), size("offsetHeight"), size("clientHeight"))};
+})"""
+WIDTH, HEIGHT = 1280, 900  # the viewport
 
 
 @dataclass
@@ -51,6 +79,15 @@ class Shot:
     image: bytes | None
     image_note: str | None  # why the first image is missing, when it is
     at: str
+
+
+@dataclass
+class Tab:
+    """A page kept for the next listing, and its DevTools session (for the steps
+    Playwright takes several round trips for)."""
+
+    page: Any
+    cdp: Any
 
 
 class Refused(Exception):
@@ -88,11 +125,15 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
 
     overall = asyncio.Semaphore(min(CONCURRENCY, len(jobs)))
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(**launch_options(chromium))  # type: ignore[arg-type]
+        # frames at Chromium's own pace: evidence does not scroll lists into view (what
+        # the sweeps' unlimited frame rate is for), and unlimited frames cost CPU
+        options = launch_options(chromium, fast_frames=False)
+        browser = await pw.chromium.launch(**options)  # type: ignore[arg-type]
         try:
             markets: dict[str, Market] = {}
             for name, profile in profiles.items():
-                context = await browser.new_context(viewport={"width": 1280, "height": 900})
+                context = await browser.new_context(viewport={"width": WIDTH,
+                                                                        "height": HEIGHT})
                 markets[name] = Market(profile, context, CONCURRENCY, page_timeout)
                 await context.route("**/*", markets[name].route)
 
@@ -101,19 +142,18 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
                 async with market.slots:
                     await market.ready()
                     async with overall:
-                        page = market.pages.pop() if market.pages else \
-                            await market.context.new_page()
+                        tab = market.pages.pop() if market.pages else await _open(market)
                         try:
-                            shot = await _shoot(market, page, job, page_timeout)
+                            shot = await _shoot(market, tab, job, page_timeout)
                         except BaseException as exc:
                             if isinstance(exc, Retryable) and exc.retry_after is not None:
                                 # the marketplace asked for a pause: all its pages wait
                                 market.hold(min(exc.retry_after, retries.retry_after_max))
-                            market.notes.pop(page, None)
+                            market.notes.pop(tab.page, None)
                             with contextlib.suppress(Exception):
-                                await page.close()  # a page in an unknown state is not reused
+                                await tab.page.close()  # in an unknown state: not reused
                             raise
-                        market.pages.append(page)
+                        market.pages.append(tab)
                         return shot
 
             async def one(job: Job) -> None:
@@ -139,12 +179,23 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
             await browser.close()
 
 
-async def _shoot(market: Market, page: Any, job: Job, timeout: float) -> Shot:
+async def _open(market: Market) -> Tab:
+    page = await market.context.new_page()
+    try:
+        return Tab(page, await market.context.new_cdp_session(page))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await page.close()
+        raise
+
+
+async def _shoot(market: Market, tab: Tab, job: Job, timeout: float) -> Shot:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     from crawler.downloadermiddlewares.retry import _retry_after
 
+    page = tab.page
     ms = timeout * 1000
     url = job.url
     for _hop in range(MAX_REDIRECTS + 1):
@@ -175,39 +226,97 @@ async def _shoot(market: Market, page: Any, job: Job, timeout: float) -> Shot:
     if why is not None:  # routing should have stopped it; never save what it missed
         raise Refused(f"{job.url} ended at {response.url!r}, refused: {why}")
     status = response.status
-    html = await response.body()
     profile = market.profile
-    hit = markers.blocked_marker(profile, html.decode("utf-8", "replace"))
-    if hit is not None:  # whatever the status: a wall is not retried at once
-        raise Blocked(repr(hit))
-    if status in RETRY_STATUS or status >= 500:
-        raise Retryable(f"{url}: HTTP {status}",
-                         _retry_after(response.headers.get("retry-after") or ""))
-    if status >= 400:
+    if status >= 400:  # whatever the status: a wall is not retried at once
+        _blocked(markers.blocked_marker(profile, (await response.body()).decode(
+            "utf-8", "replace")))
+        if status in RETRY_STATUS or status >= 500:
+            raise Retryable(f"{url}: HTTP {status}",
+                             _retry_after(response.headers.get("retry-after") or ""))
         raise Failed(f"{url}: HTTP {status}: the listing may be gone already")
-    wait_for = profile.evidence.wait_for
-    if wait_for:
-        try:  # a blocked page shows instead of the listing: stop waiting for it then
-            await page.wait_for_selector(", ".join([wait_for, *profile.blocked.selectors]),
-                                         timeout=ms)
-        except PlaywrightTimeout as exc:
-            hit = markers.blocked_marker(profile, await page.content())
-            if hit is not None:
-                raise Blocked(repr(hit)) from exc
-            raise Retryable(f"{url}: {wait_for!r} did not show in {timeout:g}s") from exc
-    hit = markers.blocked_marker(profile, await page.content())  # drawn by the page's scripts
+
+    async def served() -> tuple[bytes, str | None, tuple[bytes | None, str | None]]:
+        """The HTML as served, the blocked marker it shows, and (unless it shows one)
+        the first image."""
+        body = await response.body()
+        hit = markers.blocked_marker(profile, body.decode("utf-8", "replace"))
+        if job.image_url is None or hit is not None:
+            return body, hit, (None, None)
+        return body, hit, await _image(market, job.image_url, ms)
+
+    # the HTML as served and the first image come while the page settles; a page that
+    # fails takes them along
+    fetching = asyncio.ensure_future(served())
+    try:
+        wait_for = profile.evidence.wait_for
+        if wait_for:
+            try:  # a blocked page shows instead of the listing: stop waiting for it then
+                await page.wait_for_selector(
+                    ", ".join([wait_for, *profile.blocked.selectors]), timeout=ms)
+            except PlaywrightTimeout as exc:
+                _blocked((await fetching)[1])
+                hit = markers.blocked_marker(profile, await page.content())
+                if hit is not None:
+                    raise Blocked(repr(hit)) from exc
+                raise Retryable(f"{url}: {wait_for!r} did not show in {timeout:g}s") from exc
+        # images the page's scripts added (the product photo of an app) are waited for,
+        # bounded and never fatal: a photo that does not come is left out
+        settled = await _settle(tab, url, min(timeout, IMAGE_WAIT), timeout)
+        html, hit, (image, note) = await fetching
+        _blocked(hit)
+        _blocked(markers.blocked_marker(profile, settled["html"]))  # drawn by its scripts
+        at = now()
+        png = await _screenshot(tab, url, settled, timeout)
+    finally:
+        if not fetching.done():
+            fetching.cancel()
+    return Shot(job, status, response.url, png, html, image, note, at)
+
+
+def _blocked(hit: str | None) -> None:
+    """``Blocked`` when the page shows one of its profile's blocked markers (``hit``)."""
     if hit is not None:
         raise Blocked(repr(hit))
-    # the load event waited for the images the HTML names, not for those the page's
-    # scripts added since (the product photo of an app): a screenshot without the photo
-    # is poor evidence. Bounded, never fatal: a photo that does not come is left out
-    with contextlib.suppress(PlaywrightTimeout):
-        await page.wait_for_function(IMAGES_LOADED, polling=50,
-                                     timeout=min(ms, IMAGE_WAIT * 1000))
-    at = now()
-    png = await page.screenshot(full_page=True, type="png")
-    image, note = (await _image(market, job.image_url, ms)) if job.image_url else (None, None)
-    return Shot(job, status, response.url, png, html, image, note, at)
+
+
+async def _within(step: Awaitable[Any], seconds: float, what: str) -> Any:
+    """``step``, or ``Retryable`` when it takes more than ``seconds`` (a page whose
+    scripts keep its main thread busy)."""
+    try:
+        return await asyncio.wait_for(step, seconds)
+    except TimeoutError as exc:
+        raise Retryable(f"{what} took more than {seconds:g}s") from exc
+
+
+async def _settle(tab: Tab, url: str, wait: float, timeout: float) -> dict[str, Any]:
+    """Run ``SETTLE`` in an isolated world of the page's main frame: the DOM and the full
+    page's size, once its images and fonts are in (or ``wait`` seconds passed)."""
+    async def run() -> dict[str, Any]:
+        tree = await tab.cdp.send("Page.getFrameTree")
+        world = await tab.cdp.send("Page.createIsolatedWorld", {
+            "frameId": tree["frameTree"]["frame"]["id"], "worldName": WORLD})
+        got = await tab.cdp.send("Runtime.evaluate", {
+            "expression": f"{SETTLE}({wait * 1000:.0f})", "contextId":
+            world["executionContextId"], "awaitPromise": True, "returnByValue": True})
+        if "exceptionDetails" in got:
+            raise Failed(f"{url}: the page could not be measured: "
+                         f"{got['exceptionDetails'].get('text', '')}")
+        value: dict[str, Any] = got["result"]["value"]
+        return value
+    settled: dict[str, Any] = await _within(run(), timeout, f"{url}: settling the page")
+    return settled
+
+
+async def _screenshot(tab: Tab, url: str, settled: dict[str, Any], timeout: float) -> bytes:
+    """The full page as a PNG (as Playwright's ``full_page`` takes it: the document from
+    its top-left corner, beyond the viewport when it is larger), encoded for speed."""
+    width, height = max(1, int(settled["width"])), max(1, int(settled["height"]))
+    fits = width <= WIDTH and height <= HEIGHT
+    got = await _within(tab.cdp.send("Page.captureScreenshot", {
+        "format": "png", "optimizeForSpeed": True, "captureBeyondViewport": not fits,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}),
+        timeout, f"{url}: the screenshot")
+    return base64.b64decode(got["data"])
 
 
 async def _image(market: Market, url: str, ms: float) -> tuple[bytes | None, str | None]:
