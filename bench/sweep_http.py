@@ -22,6 +22,16 @@ should agree within +-10%; target brandsweep >= 0.8 of the baseline's pages/s. I
 measures the sweep process's peak RSS (the kernel's high-water mark, from ``wait4``) at
 about 10,000 listings (``--rss-scale``, 7) and at scale N, target within 10%.
 
+How the figure is kept honest: both tools first run one unmeasured warm-up sweep (a few
+keywords: the server's search index, the OS's file cache and Python's bytecode warm for
+both alike); the rounds are paired and their order alternates (baseline first in odd
+rounds, brandsweep first in even ones), so a drift in the machine's load falls on both;
+medians are reported with each tool's spread. Besides wall pages/s (the target), each
+process's CPU seconds per page (``wait4``'s user + system) and the fixture server's (this
+process's, which serves) are printed: on a machine of 2 cores the server and the crawler
+share them, so when the load average (printed per round) is high the wall figure says
+more about the machine than about the crawler, and CPU per page is the steadier figure.
+
     .venv/bin/python bench/sweep_http.py --scale 20 [--rounds 3] [--rss-scale 7]
 """
 
@@ -31,6 +41,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -128,9 +139,10 @@ def unlimited_profiles(tmp: Path) -> Path:
     return folder
 
 
-def measured(args: list[str], tmp: Path, env: dict[str, str]) -> tuple[str, int]:
-    """Run ``args``; its stdout and its peak RSS in bytes (``wait4``: the kernel's
-    high-water mark of the process, and of any child it waited for)."""
+def measured(args: list[str], tmp: Path, env: dict[str, str]) -> tuple[str, int, float]:
+    """Run ``args``; its stdout, its peak RSS in bytes (``wait4``: the kernel's
+    high-water mark of the process, and of any child it waited for) and the CPU seconds
+    it used (user + system)."""
     with (tmp / "out.txt").open("w+") as out, (tmp / "err.txt").open("w+") as err:
         proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -139,37 +151,64 @@ def measured(args: list[str], tmp: Path, env: dict[str, str]) -> tuple[str, int]
         err.seek(0)
         if proc.returncode:
             raise SystemExit(f"{args[0]} exited {proc.returncode}: {err.read()[-2000:]}")
-        return out.read(), usage.ru_maxrss * 1024  # KiB on Linux
+        # ru_maxrss is in KiB on Linux
+        return out.read(), usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
-def ours_scaled(url: str, tmp: Path, n: int, profiles: Path) -> dict[str, Any]:
+def serving() -> float:
+    """CPU seconds this process (the fixture server's threads, mostly) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ours_scaled(url: str, tmp: Path, n: int, profiles: Path,
+                keywords: list[str] = SCALE_KEYWORDS) -> dict[str, Any]:
     args = [str(BIN / "brandsweep"), "crawl", "--campaign", "bench", "--db",
             str(tmp / f"scaled{n}.db"), "--json", "--marketplaces", str(profiles)]
     for name in SCALE_MARKETS:
         args += ["--marketplace", name]
-    for k in SCALE_KEYWORDS:
+    for k in keywords:
         args += ["--keyword", k]
-    out, rss = measured(args, tmp, dict(os.environ, BRANDSWEEP_FIXTURE_URL=url))
+    served = serving()
+    out, rss, cpu = measured(args, tmp, dict(os.environ, BRANDSWEEP_FIXTURE_URL=url))
     markets = json.loads(out)["marketplaces"]
     for name, m in markets.items():
         assert m["status"] == "ok", (name, m)
     return {"pages": sum(m["pages"]["http"] + m["detail_pages"] for m in markets.values()),
             # the crawlers run side by side: the sweep lasts as long as the slowest
             "seconds": max(m["seconds"] for m in markets.values()), "rss": rss,
+            "cpu": cpu, "server_cpu": serving() - served,
             "listings": {k: m["listings"] for k, m in markets.items()}}
 
 
-def baseline_scaled(url: str, tmp: Path, n: int) -> dict[str, Any]:
+def baseline_scaled(url: str, tmp: Path, n: int,
+                    keywords: list[str] = SCALE_KEYWORDS) -> dict[str, Any]:
     out = tmp / f"base-scaled{n}.json"
     args = [sys.executable, str(Path(__file__).with_name("baseline_http.py")), "--base", url,
             "--out", str(out)]
-    for k in SCALE_KEYWORDS:
+    for k in keywords:
         args += ["--keyword", k]
-    _, rss = measured(args, tmp, dict(os.environ))
+    served = serving()
+    _, rss, cpu = measured(args, tmp, dict(os.environ))
     markets = json.loads(out.read_text())
     return {"pages": sum(m["pages"] for m in markets.values()),
             "seconds": max(m["seconds"] for m in markets.values()), "rss": rss,
+            "cpu": cpu, "server_cpu": serving() - served,
             "listings": {k: m["listings"] for k, m in markets.items()}}
+
+
+def load() -> str:
+    """The 1-minute load average, and whether it is low enough for a firm figure."""
+    one = os.getloadavg()[0]
+    return f"load {one:.1f}{'' if one <= 2.5 else ' (busy machine)'}"
+
+
+def describe(who: str, r: dict[str, Any]) -> str:
+    mib = 1024 * 1024
+    return (f"{who} {r['pages']:,} pages in {r['seconds']:.1f}s = "
+            f"{r['pages'] / r['seconds']:.0f} pages/s, {r['cpu'] / r['pages'] * 1000:.1f} "
+            f"ms CPU/page (server {r['server_cpu'] / r['pages'] * 1000:.1f}), peak RSS "
+            f"{r['rss'] / mib:.0f} MiB")
 
 
 def expected(server: FixtureServer) -> tuple[dict[str, int], int]:
@@ -209,18 +248,27 @@ def scaled(args: argparse.Namespace) -> None:
               f"(generated in {generated:.1f} s), {total:,} on {', '.join(SCALE_MARKETS)}; "
               f"{len(SCALE_KEYWORDS)} keywords find {sum(want.values()):,}: a complete sweep "
               f"is {pages:,} pages")
+        if args.warmup:
+            # unmeasured: a few keywords through both, in a store of their own
+            few = SCALE_KEYWORDS[:2]
+            baseline_scaled(server.url, tmp, -2, few)
+            ours_scaled(server.url, tmp, -2, profiles, few)
+            print(f"warmed up: both swept {', '.join(few)} once, unmeasured ({load()})")
         rows = []
         for n in range(args.rounds):
-            base = baseline_scaled(server.url, tmp, n)
-            ours = ours_scaled(server.url, tmp, n, profiles)
+            before = load()
+            if n % 2:  # alternate who goes first, so a drift in the load falls on both
+                ours = ours_scaled(server.url, tmp, n, profiles)
+                base = baseline_scaled(server.url, tmp, n)
+            else:
+                base = baseline_scaled(server.url, tmp, n)
+                ours = ours_scaled(server.url, tmp, n, profiles)
             for who, r in (("brandsweep", ours), ("bare Scrapy", base)):
                 assert r["listings"] == want, (who, r["listings"], want)  # every listing
             rows.append((ours, base))
-            print(f"round {n + 1}: brandsweep {ours['pages']:,} pages in "
-                  f"{ours['seconds']:.1f}s = {ours['pages'] / ours['seconds']:.0f} pages/s "
-                  f"(peak RSS {ours['rss'] / mib:.0f} MiB); bare Scrapy {base['pages']:,} "
-                  f"pages in {base['seconds']:.1f}s = {base['pages'] / base['seconds']:.0f} "
-                  f"pages/s (peak RSS {base['rss'] / mib:.0f} MiB)")
+            print(f"round {n + 1} ({'brandsweep' if n % 2 else 'bare Scrapy'} first; "
+                  f"{before}, after {load()}): {describe('brandsweep', ours)}; "
+                  f"{describe('bare Scrapy', base)}")
     rate_o = [o["pages"] / o["seconds"] for o, _ in rows]
     rate_b = [b["pages"] / b["seconds"] for _, b in rows]
     ratios = [o / b for o, b in zip(rate_o, rate_b, strict=True)]
@@ -233,6 +281,15 @@ def scaled(args: argparse.Namespace) -> None:
           f"{'met' if ratio >= 0.8 else 'MISSED'}); rounds agree within +-{agree:.0%} "
           f"(brandsweep +-{spread(rate_o):.0%}, bare Scrapy +-{spread(rate_b):.0%}; target "
           f"+-10%: {'met' if agree <= 0.10 else 'MISSED'})")
+    cpu_o = [o["cpu"] / o["pages"] * 1000 for o, _ in rows]
+    cpu_b = [b["cpu"] / b["pages"] * 1000 for _, b in rows]
+    srv = [r["server_cpu"] / r["pages"] * 1000 for row in rows for r in row]
+    print(f"CPU per page (median, spread): brandsweep {statistics.median(cpu_o):.1f} ms "
+          f"(+-{spread(cpu_o):.0%}), bare Scrapy {statistics.median(cpu_b):.1f} ms "
+          f"(+-{spread(cpu_b):.0%}): bare Scrapy's CPU per page is "
+          f"{statistics.median(cpu_b) / statistics.median(cpu_o):.2f} of brandsweep's; the "
+          f"fixture server used {statistics.median(srv):.1f} ms per page serving either "
+          f"(on {os.cpu_count()} cores; {load()} at the end)")
     if rss_small is not None:
         big = max(o["rss"] for o, _ in rows)
         grew = big / rss_small["rss"]
@@ -250,6 +307,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0,
                         help="sweep bazaar, megamart and tradehub of a world this many "
                              "times the 1x one (make bench: 20); 0: bazaar of the 1x world")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="with --scale: skip the unmeasured warm-up sweep of each tool")
     parser.add_argument("--rss-scale", type=int, default=7,
                         help="with --scale: the smaller world whose peak RSS is compared "
                              "(7: ~10,000 listings); 0: skip")

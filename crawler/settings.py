@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "BRANDSWEEP_RULES_DATE": "",
     "BRANDSWEEP_RULES_PATH": "",
     "BRANDSWEEP_RULES_VERSION": "",
+    # items of one response processed side by side: Scrapy's 100 starts 100 tasks per
+    # response (a detail page yields one item); for_profile sizes it to the photo fetches
+    "CONCURRENT_ITEMS": 8,
     "CONCURRENT_REQUESTS": 16,
     "COOKIES_ENABLED": True,
     "DOWNLOADER_MIDDLEWARES": {
@@ -65,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "TELNETCONSOLE_ENABLED": False,
     "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     "USER_AGENT": f"brandsweep/{__version__} (brand-protection monitoring)",
+    # Scrapy re-reads and parses a callback's source for every response to lint it (its
+    # cache holds bound methods weakly, so it always misses); a lint for spider authors,
+    # and brandsweep's spiders are its own code
+    "WARN_ON_GENERATOR_RETURN_VALUE": False,
 }
 
 
@@ -92,6 +99,9 @@ def for_profile(profile: MarketplaceProfile, *, db: str | None, sweep_id: int | 
         "BRANDSWEEP_RULES_PATH": ruleset.path if ruleset else "",
         "BRANDSWEEP_RULES_VERSION": ruleset.version if ruleset else "",
         "BRANDSWEEP_SWEEP_ID": sweep_id or 0,
+        # an item waits at most for its photos, fetched ``concurrency`` at a time: more
+        # item workers than twice that would only wait
+        "CONCURRENT_ITEMS": max(8, 2 * profile.politeness.concurrency),
         "CONCURRENT_REQUESTS_PER_DOMAIN": profile.politeness.concurrency,
         "DOWNLOAD_DELAY": profile.politeness.delay,
         "ROBOTSTXT_OBEY": profile.politeness.robots_txt,

@@ -20,8 +20,10 @@ anyway, so what it resolves to is the marketplace's own business.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 SCHEMES = ("http", "https")
@@ -58,6 +60,7 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return ip
 
 
+@lru_cache(maxsize=4096)  # every link of every page is judged: a sweep sees few hosts
 def host_class(host: str) -> str:
     """``forbidden``, ``local`` (loopback or private) or ``public`` for a URL's host."""
     host = host.lower().rstrip(".")
@@ -79,11 +82,15 @@ def host_class(host: str) -> str:
     return "public"
 
 
+# a backslash, a space or a control character (code points 0-32 and 127)
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
 def _split(url: str) -> tuple[SplitResult | None, str | None]:
     """The parts of ``url``, or why it cannot be fetched at all."""
     if not isinstance(url, str) or not url:
         return None, "empty URL"
-    if any(c in url for c in "\\") or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+    if _UNSAFE.search(url):
         return None, "the URL holds a backslash, space or control character"
     try:
         parts = urlsplit(url)

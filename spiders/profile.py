@@ -54,8 +54,8 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
         self.browser = profile.search.render == "browser"
         self.health = Health()
         self.seen: set[str] = set()
-        # a detail page is fetched once, whichever keyword found the listing first
-        self.details: dict[str, dict[str, extract.Value]] = {}
+        # a detail page is fetched once, whichever keyword found the listing first (what
+        # it gave is kept by ``readings``)
         self.waiting: dict[str, list[Listing]] = {}
         # what earlier sweeps read on detail pages (none until from_crawler finds a store)
         self.readings = DetailReadings(None, profile.name, profile.detail.refresh_days)
@@ -182,8 +182,8 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
         until its detail page is read (requested once, whichever keyword found it first)."""
         if not self._needs_detail(listing):
             yield listing
-        elif listing.listing_id in self.details:
-            yield self._with_detail(listing, self.details[listing.listing_id])
+        elif (read := self.readings.this_crawl(listing.listing_id)) is not None:
+            yield self._with_detail(listing, read)
         elif listing.listing_id in self.waiting:
             self.waiting[listing.listing_id].append(listing)
         elif (known := self.readings.unchanged(listing)) is not None:
@@ -196,10 +196,13 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
 
     def detail_request(self, listing: Listing) -> scrapy.Request:
         """The request for ``listing``'s detail page."""
+        # before the next result pages: Scrapy's queue is last in, first out, and a
+        # results page's next page comes last, so the search would walk ahead while every
+        # detail request it left waited in memory (memory growing with the listings)
         return scrapy.Request(listing.url, callback=self.parse_detail,
                               errback=self.on_detail_error,
                               cb_kwargs={"listing_id": listing.listing_id},
-                              meta={"render": "http"})
+                              meta={"render": "http"}, priority=1)
 
     def _no_cards(self, response: Response) -> Iterator[Any]:
         meta = response.meta
@@ -237,10 +240,8 @@ class ProfileSpider(ResultsPage, scrapy.Spider):
                     ) -> Iterator[Listing]:
         """A detail page was read: the listings waiting for it, completed; the reading
         is recorded with the card it was requested for, for the next sweep."""
-        self.details[listing_id] = values
         waiting = self.waiting.pop(listing_id, [])
-        if waiting:
-            self.readings.read(waiting[0], values)
+        self.readings.read(listing_id, values, waiting[0] if waiting else None)
         for listing in waiting:
             yield self._with_detail(listing, values)
 

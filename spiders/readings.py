@@ -6,7 +6,10 @@ price) of every listing of the marketplace whose detail page was read within the
 profile's ``detail.refresh_days``; the values of a listing it skips are read one at a
 time by primary key, so a sweep of tens of thousands of listings never holds their
 descriptions. Each detail page read is recorded (in batches, and when the crawl closes)
-with the card it was read for; a page that could not be read records nothing.
+with the card it was read for; a page that could not be read records nothing. A listing
+another keyword finds again in the same crawl is completed from its recorded reading too
+(read back by primary key), so the crawl's memory does not grow with what its detail
+pages said.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class DetailReadings:
         self._known: dict[str, bytes] | None = None  # loaded at the first card
         self._pending: list[tuple[Card, str, dict[str, Any]]] = []
         self.skipped: set[str] = set()  # listings completed from a reading, this crawl
+        self._read: set[str] = set()  # listings whose detail page this crawl read
+        # what this crawl read that is not in the store: readings not yet written, and
+        # all of them without a store (or for a page read with no card to record it with)
+        self._held: dict[str, dict[str, extract.Value]] = {}
 
     def unchanged(self, listing: Listing) -> dict[str, extract.Value] | None:
         """The values the listing's last detail page read gave, when that was recent
@@ -66,19 +73,36 @@ class DetailReadings:
             self.skipped.add(listing.listing_id)
         return found
 
-    def read(self, listing: Listing, values: dict[str, extract.Value]) -> None:
-        """``listing``'s detail page was read now and gave ``values``."""
-        if self.db is None:
+    def read(self, listing_id: str, values: dict[str, extract.Value],
+             listing: Listing | None = None) -> None:
+        """``listing_id``'s detail page was read now and gave ``values``; it is recorded
+        with ``listing``'s card (None: no card to record it with, so only this crawl
+        remembers it)."""
+        self._read.add(listing_id)
+        self._held[listing_id] = values
+        if self.db is None or listing is None:
             return
         self._pending.append((card_of(listing), now(), values))
         if len(self._pending) >= self.batch:
             self.flush()
+
+    def this_crawl(self, listing_id: str) -> dict[str, extract.Value] | None:
+        """What the listing's detail page gave when this crawl read it; None when this
+        crawl has not read it."""
+        if listing_id not in self._read:
+            return None
+        held = self._held.get(listing_id)
+        if held is not None:
+            return held
+        return stored.values(self.store(), self.marketplace, listing_id)
 
     def flush(self) -> None:
         """Write the readings not yet written."""
         if self.db is not None and self._pending:
             pending, self._pending = self._pending, []
             stored.record(self.store(), self.marketplace, self.sweep_id, pending)
+            for card, _, _ in pending:  # in the store now, read back from there
+                self._held.pop(card[0], None)
 
     def store(self) -> Store:
         """The store (``db`` is set), opened at the first call."""

@@ -203,3 +203,27 @@ def test_a_detail_page_lost_records_nothing(tmp_path: Path) -> None:
     assert rows(db, "select count(*) from detail_readings") == [(0,)]
     # so the next sweep requests it again
     assert isinstance(next(iter(_spider(db).card_listing(_card("B2")))), scrapy.Request)
+
+
+def test_a_listing_found_again_in_the_same_crawl_is_completed_from_what_was_read(
+        tmp_path: Path) -> None:
+    db = _store(tmp_path)
+    values = {"seller": "Acme Official", "seller_location": "Leeds, GB",
+              "description": "Closed-back headphones."}
+    spider = _spider(db)
+    spider.readings.batch = 2  # written to the store after two readings
+    for lid in ("C1", "C2", "C3"):
+        [request] = spider.card_listing(_card(lid))
+        assert isinstance(request, scrapy.Request)
+        [fetched] = spider.detail_read(lid, dict(values, seller=f"Seller {lid}"))
+        # another keyword finds it: no second request, the same listing
+        [again] = spider.card_listing(_card(lid))
+        assert isinstance(again, Listing) and again == fetched
+    # C1 and C2 are in the store and read back from there; C3 not yet written
+    assert rows(db, "select listing_id from detail_readings order by 1") == [("C1",),
+                                                                           ("C2",)]
+    for lid in ("C1", "C2", "C3"):
+        [again] = spider.card_listing(_card(lid, price="13.00"))  # even a new price
+        assert isinstance(again, Listing) and again.seller == f"Seller {lid}"
+        assert again.seller_location == "Leeds, GB" and again.price == "13.00"
+    assert spider.health.detail_pages == 0 and spider.health.detail_skipped == 0
