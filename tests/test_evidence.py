@@ -385,23 +385,32 @@ def test_the_first_image_is_fetched_only_where_the_policy_allows(
                 "'evidence' and reason like '%image %refused%'", ids[1]) == [(1,)]
 
 
-def test_a_photo_the_page_s_script_adds_is_in_the_screenshot(
-        store: Store, serve: Callable[[], Served], chromium: str) -> None:
-    """An app draws its product (and the photo) after the load event; the screenshot is
-    taken once the photo has loaded, not as soon as ``wait_for`` shows."""
+def _serve_a_slow_red_photo(shop: Any) -> None:
+    """``/photo.png`` on ``shop``: a red square, a second after it is asked for (well after
+    the page's script has drawn the product)."""
     import io
 
     from PIL import Image
 
-    shop = serve()
     red = io.BytesIO()
     Image.new("RGB", (120, 120), (255, 0, 0)).save(red, "PNG")
 
     def slow_photo(n: int) -> Reply:
-        time.sleep(1.0)  # the photo comes well after the product is drawn
+        time.sleep(1.0)
         return 200, {"Content-Type": "image/png"}, red.getvalue()
 
     shop.routes["/photo.png"] = slow_photo
+
+
+def test_a_photo_the_page_s_script_adds_is_in_the_screenshot(
+        store: Store, serve: Callable[[], Served], chromium: str) -> None:
+    """An app draws its product (and the photo) after the load event; the screenshot is
+    taken once the photo has loaded, not as soon as ``wait_for`` shows."""
+
+    from PIL import Image
+
+    shop = serve()
+    _serve_a_slow_red_photo(shop)
     shop.routes["/app"] = lambda n: (200, {}, (
         b"<html><body style='margin:0'><script>addEventListener('load', () => {"
         b"const m = document.createElement('main'); m.className = 'pdp';"
@@ -442,19 +451,11 @@ def test_a_page_s_scripts_cannot_stall_or_fool_the_wait_for_its_images(
     """The images are waited for by a script in a world of its own: a page that breaks
     timers, promises and the DOM's getters for its own scripts still gets its shot, with
     the photo, and is measured as it is."""
-    import io
 
     from PIL import Image
 
     shop = serve()
-    red = io.BytesIO()
-    Image.new("RGB", (120, 120), (255, 0, 0)).save(red, "PNG")
-
-    def slow_photo(n: int) -> Reply:
-        time.sleep(1.0)
-        return 200, {"Content-Type": "image/png"}, red.getvalue()
-
-    shop.routes["/photo.png"] = slow_photo
+    _serve_a_slow_red_photo(shop)
     shop.routes["/trap"] = lambda n: (200, {}, (
         b"<html><body style='margin:0'><div style='height:1500px'></div><script>"
         b"addEventListener('load', () => { const i = new Image(); i.src = '/photo.png';"
