@@ -12,8 +12,13 @@ BENCH_STAMP := $(BIN)/.bench-installed
 demo: $(STAMP) browser
 	$(BIN)/brandsweep demo
 
+# Two pytest workers, a test file each (its module fixtures stay in one process): most of
+# the suite waits on sweeps, servers and timeouts, so two share the two cores well. Each
+# worker is its own test session, with its own fixture server, Redis and browser.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) browser redis lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
