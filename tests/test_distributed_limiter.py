@@ -23,6 +23,7 @@ from crawler.distributed.limiter import Limiter
 from crawler.exceptions import RedisUnavailable
 from fixtures.faults import FaultSettings
 from fixtures.server import FixtureServer, stats
+from tests import asyncrun
 
 pytestmark = pytest.mark.redis
 
@@ -55,7 +56,7 @@ def _crawler(redis_url: str, prefix: str, site: str, worker: int) -> None:
         await asyncio.gather(*(task(limiter, n) for n in range(TASKS)))
         await limiter.client.aclose()
 
-    asyncio.run(main())
+    asyncrun.run(main())
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def _holder(redis_url: str, prefix: str) -> None:
         await limiter.client.set(f"{prefix}holding", 1)
         await asyncio.sleep(3600)  # until SIGKILL
 
-    asyncio.run(main())
+    asyncrun.run(main())
 
 
 def test_a_killed_workers_slot_comes_back(redis_url: str, prefix: str) -> None:
@@ -122,7 +123,7 @@ def test_a_killed_workers_slot_comes_back(redis_url: str, prefix: str) -> None:
         assert await limiter.in_flight("megamart") == 0
         await limiter.client.aclose()
 
-    asyncio.run(check())
+    asyncrun.run(check())
     client.close()
 
 
@@ -140,7 +141,7 @@ def test_a_renewed_slot_outlives_its_first_hold(redis_url: str, prefix: str) -> 
         assert await limiter.release(kept) is True
         await limiter.client.aclose()
 
-    asyncio.run(check())
+    asyncrun.run(check())
 
 
 def test_slots_are_per_marketplace_and_checked(redis_url: str, prefix: str) -> None:
@@ -160,7 +161,7 @@ def test_slots_are_per_marketplace_and_checked(redis_url: str, prefix: str) -> N
         await limiter.release(b)
         await limiter.client.aclose()
 
-    asyncio.run(check())
+    asyncrun.run(check())
 
 
 def test_redis_unreachable_for_the_limiter() -> None:
@@ -168,7 +169,7 @@ def test_redis_unreachable_for_the_limiter() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(RedisUnavailable) as caught:
-        asyncio.run(connect_async(f"redis://127.0.0.1:{port}/0", timeout=2))
+        asyncrun.run(connect_async(f"redis://127.0.0.1:{port}/0", timeout=2))
     assert str(caught.value).startswith(f"Redis at redis://127.0.0.1:{port}/0 is unavailable")
     assert caught.value.exit_code == 2
 

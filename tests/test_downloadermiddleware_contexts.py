@@ -3,8 +3,6 @@ rotation, at download time; crawlers never share a rotation."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
@@ -13,6 +11,7 @@ from scrapy.utils.test import get_crawler
 from crawler.downloadermiddlewares.contexts import BrowserContextMiddleware
 from crawler.downloadhandlers import rotation
 from crawler.settings import DEFAULTS
+from tests import asyncrun
 
 BROWSER = DEFAULTS | {"PLAYWRIGHT_LAUNCH_OPTIONS": {"headless": True},
                       "BRANDSWEEP_PAGES_PER_CONTEXT": 2}
@@ -43,7 +42,7 @@ def test_contexts_rotate_per_crawler_and_retries_drop_their_old_page() -> None:
             (rotation.for_crawler(one) is not rotation.for_crawler(two),
              "playwright_context" in plain.meta)
 
-    names, other, dropped, (separate, plain_named) = asyncio.run(run())
+    names, other, dropped, (separate, plain_named) = asyncrun.run(run())
     # named after the spider; a crawler without one yet, after BOT_NAME
     assert names[0] == "brandsweep-0"
     # BRANDSWEEP_PAGES_PER_CONTEXT pages per context, then a fresh one

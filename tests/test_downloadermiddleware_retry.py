@@ -12,6 +12,7 @@ from scrapy.settings import Settings
 
 from crawler.downloadermiddlewares.retry import BackoffRetryMiddleware
 from crawler.settings import DEFAULTS
+from tests import asyncrun
 
 
 @pytest.fixture
@@ -56,9 +57,6 @@ def test_page_deadline_defaults_to_three_timeouts() -> None:
 
 
 def test_no_retry_past_the_page_deadline() -> None:
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-    from typing import Any
 
     from crawler.downloadhandlers.http import PAGE_SPENT
 
@@ -68,10 +66,7 @@ def test_no_retry_past_the_page_deadline() -> None:
     assert mw._in_time(fresh, 2.0) and not mw._in_time(spent, 0.0)
     response = Response("http://x/", status=503, request=spent)
 
-    def run(coro: Any) -> Any:  # in a thread of its own: the session may hold a loop
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, coro).result()
-
+    run = asyncrun.run
     # past the deadline the 503 is the answer: no retry, no wait
     assert run(mw.process_response(spent, response)) is response
     assert run(mw.process_exception(spent, TimeoutError())) is None
@@ -143,7 +138,6 @@ def test_an_exception_is_retried_and_the_wait_is_served_when_the_retry_is_downlo
         ) -> None:
     import asyncio
     import time
-    from concurrent.futures import ThreadPoolExecutor
 
     from crawler.downloadermiddlewares.retry import RETRY_AT
 
@@ -161,8 +155,7 @@ def test_an_exception_is_retried_and_the_wait_is_served_when_the_retry_is_downlo
         task.cancel()
         return waited
 
-    with ThreadPoolExecutor(1) as pool:  # in a thread of its own: the session may hold a loop
-        assert pool.submit(asyncio.run, pending()).result()
+    assert asyncrun.run(pending())
     # due: it goes straight on, and waits only once
     due = Request("http://x/", meta={RETRY_AT: time.time() - 1})
     assert _run_at_once(mw.process_request(due)) is None and RETRY_AT not in due.meta

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.server import FixtureServer
+from tests import asyncrun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,4 +137,4 @@ def test_asyncio_semaphores_still_keep_their_waiters() -> None:
         slots.release()
         return seen, any(not w.done() for w in slots._waiters or ())
 
-    assert asyncio.run(check()) == (True, False)
+    assert asyncrun.run(check()) == (True, False)

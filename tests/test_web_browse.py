@@ -4,8 +4,6 @@ screenshots as images served by case id, and nothing writable."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from test_web_store import demo_store
 
 from crawler.store import Store
 from crawler.web.browse import datasette, metadata
+from tests import asyncrun
 
 
 @pytest.fixture
@@ -28,9 +27,7 @@ def get(store: Store, *paths: str) -> list[Any]:
         await ds.invoke_startup()
         return [await ds.client.get(p) for p in paths]
 
-    # a thread of its own: the session's sync Playwright may hold this thread's event loop
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+    return asyncrun.run(run())
 
 
 def test_metadata_is_packaged_and_names_the_store(store: Store) -> None:
