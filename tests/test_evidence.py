@@ -473,3 +473,26 @@ def test_a_page_s_scripts_cannot_stall_or_fool_the_wait_for_its_images(
     with Image.open(shot) as im:
         assert im.size == (1280, 1620)  # the photo (120 px) above the 1,500 px block
         assert im.convert("RGB").getpixel((60, 60)) == (255, 0, 0)
+
+
+def test_a_listing_page_opens_no_websocket_popup_or_service_worker(
+        store: Store, serve: Callable[[], Served], chromium: str) -> None:
+    """Playwright's routes see none of these, so each would reach any address from the
+    capturing machine: they are refused as in sweeps (``crawler.browser.pages``)."""
+    shop, other = serve(), serve()
+    port = other.url.rsplit(":", 1)[1]
+    shop.routes["/sneaky"] = lambda n: (200, {}, (
+        "<html><body><h1>Listing</h1><script>"
+        f'try {{ new WebSocket("ws://127.0.0.1:{port}/ws"); }} catch (e) {{}}'
+        f'try {{ window.open("http://127.0.0.1:{port}/popup"); }} catch (e) {{}}'
+        'try { navigator.serviceWorker.register("/sw.js"); } catch (e) {}'
+        "</script></body></html>").encode())
+    shop.routes["/sw.js"] = lambda n: (200, {"Content-Type": "application/javascript"},
+                                       f'fetch("http://127.0.0.1:{port}/sw");'.encode())
+    open_cases(store, [("shop", shop.url + "/sneaky", None)])
+    got = evidence.capture(store, {"shop": profile("shop", shop.url)}, chromium,
+                           retries=FAST)
+    time.sleep(1)  # anything the page set going would have arrived by now
+    assert got.captured == 1, (got.failed, got.blocked)
+    assert other.hits == {}
+    assert "/sw.js" not in shop.hits  # service workers are blocked in the context

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+from crawler.browser.pages import CONTEXT_KWARGS, guard_page
 from crawler.cases.pacing import (
     CONCURRENCY,
     MAX_REDIRECTS,
@@ -132,8 +133,9 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
         try:
             markets: dict[str, Market] = {}
             for name, profile in profiles.items():
-                context = await browser.new_context(viewport={"width": WIDTH,
-                                                                        "height": HEIGHT})
+                # no service workers: their requests pass no route of ours
+                context = await browser.new_context(
+                    viewport={"width": WIDTH, "height": HEIGHT}, **CONTEXT_KWARGS)
                 markets[name] = Market(profile, context, CONCURRENCY, page_timeout)
                 await context.route("**/*", markets[name].route)
 
@@ -182,6 +184,7 @@ async def run(jobs: list[Job], profiles: dict[str, MarketplaceProfile], chromium
 async def _open(market: Market) -> Tab:
     page = await market.context.new_page()
     try:
+        await guard_page(page)  # no WebSockets or popups: no route of ours sees them
         return Tab(page, await market.context.new_cdp_session(page))
     except BaseException:
         with contextlib.suppress(Exception):
