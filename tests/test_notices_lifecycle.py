@@ -35,10 +35,6 @@ ELEMENTS = {
 }
 
 
-
-
-
-
 @pytest.mark.browser
 def test_sweep_drafts_with_evidence_then_verify_and_relisting(tmp_path: Path) -> None:
     db = tmp_path / "store.db"

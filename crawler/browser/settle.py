@@ -60,7 +60,6 @@ async ({card, kind, button, end, maxPages, growMs}) => {
 """
 
 
-
 async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
                  wait_ms: int = 15_000, grow_ms: int = 5_000) -> dict[str, int]:
     """Bring a search page to its full list of listings; returns what it did."""
@@ -68,7 +67,6 @@ async def settle(page: Any, profile: MarketplaceProfile, max_pages: int,
     result = await _settle(page, profile, max_pages, wait_ms, grow_ms)
     logger.debug("settled %s in %.2fs: %s", page.url, time.monotonic() - started, result)
     return result
-
 
 
 async def _settle(page: Any, profile: MarketplaceProfile, max_pages: int, wait_ms: int,

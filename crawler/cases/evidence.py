@@ -45,7 +45,6 @@ def folder(store_path: Path) -> Path:
     return evidence_dir(store_path)
 
 
-
 @dataclass
 class CaptureResult:
     """What a capture run did; every list holds (case id, why)."""
@@ -61,7 +60,6 @@ class CaptureResult:
     def exit_code(self) -> int:
         """3 (partial) when some case could not be captured, else 0."""
         return 3 if (self.failed or self.blocked or self.refused or self.no_profile) else 0
-
 
 
 def capture(store: Store, profiles: dict[str, MarketplaceProfile], chromium: str,
@@ -123,7 +121,6 @@ def capture(store: Store, profiles: dict[str, MarketplaceProfile], chromium: str
     return result
 
 
-
 def _refuse(store: Store, case_id: int, why: str, by: str, sweep_id: int | None,
             result: CaptureResult) -> None:
     """Count a refused case and record why in its history, once per distinct reason: the
@@ -134,11 +131,9 @@ def _refuse(store: Store, case_id: int, why: str, by: str, sweep_id: int | None,
             case_log.record(store, case_id, by, "evidence_refused", why, sweep_id)
 
 
-
 def _first_image(images: str | None) -> str | None:
     found = json.loads(images) if images else []
     return found[0] if found else None
-
 
 
 def _write(path: Path, data: bytes) -> str:
@@ -147,14 +142,12 @@ def _write(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-
 def _write_files(base: Path, shot: camera.Shot) -> tuple[str, str]:
     """Write the shot's screenshot and HTML whole; return their SHA-256 (PNG, HTML).
     Touches only the case's own folder, so it may run in a thread."""
     rel = Path(f"case-{shot.job.case_id}")
     return (_write(base / rel / "screenshot.png", shot.png),
             _write(base / rel / "page.html", shot.html))
-
 
 
 def _save(store: Store, shot: camera.Shot, hashes: tuple[str, str], by: str,
@@ -179,12 +172,10 @@ def _save(store: Store, shot: camera.Shot, hashes: tuple[str, str], by: str,
                         f"sha256 {html_sha[:16]}...{notes}", sweep_id)
 
 
-
 @dataclass
 class VerifyReport:
     checked: int = 0
     problems: list[str] = field(default_factory=list)  # one line each
-
 
 
 def verify(store: Store) -> VerifyReport:

@@ -19,17 +19,13 @@ from crawler.profiles.model import MarketplaceProfile
 CONCURRENCY = 6
 
 
-
 PAGE_TIMEOUT = 30.0  # seconds for a listing page to load
-
 
 
 MAX_REDIRECTS = 5  # hops followed from a listing URL (or its first image)
 
 
-
 RETRY_STATUS = frozenset({429})  # and every 5xx
-
 
 
 @dataclass(frozen=True)
@@ -42,14 +38,12 @@ class Retries:
     retry_after_max: float = 60.0  # a longer Retry-After is cut to this
 
 
-
 class Retryable(Exception):
     """A failure that may pass: 429, 5xx, a time-out, a dropped connection."""
 
     def __init__(self, why: str, retry_after: float | None = None) -> None:
         super().__init__(why)
         self.retry_after = retry_after
-
 
 
 class Market:
@@ -138,7 +132,6 @@ class Market:
             self.notes[page] = ("error", f"{request.url}: {first_line(exc)}")
             with contextlib.suppress(Exception):
                 await route.abort("connectionfailed")
-
 
 
 def first_line(exc: BaseException) -> str:

@@ -17,7 +17,6 @@ def evidence() -> None:
     """Capture and verify evidence (screenshot and HTML with SHA-256) of cases."""
 
 
-
 @evidence.command("capture")
 @click.option("--brand", help="Only this brand's cases.")
 @click.option("--limit", type=click.IntRange(1), help="At most this many cases.")
@@ -43,7 +42,6 @@ def evidence_capture(brand: str | None, limit: int | None,
                          *result.no_profile]:
         click.echo(f"  case {case_id}: {why}", err=True)
     sys.exit(result.exit_code)
-
 
 
 @evidence.command("verify")

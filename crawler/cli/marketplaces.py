@@ -15,7 +15,6 @@ def marketplaces() -> None:
     """List marketplace profiles and check them against a live search page."""
 
 
-
 @marketplaces.command("list")
 @_marketplaces_dir_option
 def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
@@ -25,7 +24,6 @@ def marketplaces_list(marketplaces_dir: tuple[Path, ...]) -> None:
     for p in profiles.load_profiles(list(marketplaces_dir)).values():
         click.echo(f"{p.name:<12} {p.search.render:<8} {p.search.pagination.kind:<16} "
                    f"{p.notice_program:<12} {p.base_url}  ({p.source})")
-
 
 
 @marketplaces.command("check")

@@ -22,7 +22,6 @@ def notices() -> None:
     """Draft, list, show, export and mark notices submitted."""
 
 
-
 @notices.command("draft")
 @click.option("--brand", required=True, help="Draft this brand's ready cases.")
 @_rules_option
@@ -51,7 +50,6 @@ def notices_draft(brand: str, rules_path: Path | None, marketplaces_dir: tuple[P
                   "evidence capture`)" if result.waiting_evidence else ""))
 
 
-
 @notices.command("list")
 @click.option("--brand", help="Only this brand's notices.")
 @click.option("--status", type=click.Choice(vocab.NOTICE_STATUSES), help="Only these.")
@@ -74,7 +72,6 @@ def notices_list(brand: str | None, status: str | None, program: str | None, db:
     click.echo(f"{len(rows)} notices", err=True)
 
 
-
 @notices.command("show")
 @click.argument("notice_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(vocab.NOTICE_SHOW_FORMATS),
@@ -89,7 +86,6 @@ def notices_show(notice_id: int, fmt: str, rules_path: Path | None, db: Path) ->
     data = export.notice(store, notice_id)
     out = export.render(data, fmt, _templates(data["brand"], rules_path))
     click.echo(out if isinstance(out, str) else out.decode(), nl=False)
-
 
 
 @notices.command("export")
@@ -131,7 +127,6 @@ def notices_export(notice_id: int | None, every: bool, status: str | None, fmt: 
         click.echo(str(target))
 
 
-
 def _templates(brand: str, rules_path: Path | None) -> str | None:
     """The brand's own notice templates folder, if its rule set names one."""
     from crawler.exceptions import UnknownBrand
@@ -142,7 +137,6 @@ def _templates(brand: str, rules_path: Path | None) -> str | None:
         return str(loader.load(ruleset.brand_file(brand, rules_path)).templates or "") or None
     except UnknownBrand:
         return None  # the rule set is gone: our templates still export the notice
-
 
 
 @notices.command("mark-submitted")

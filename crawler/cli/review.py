@@ -19,7 +19,6 @@ def review() -> None:
     """List, show, confirm and dismiss cases (listings the rule set staged)."""
 
 
-
 LIST_LIMIT = 200  # cases `review list` prints unless told otherwise (a screenful or few)
 
 
@@ -65,7 +64,6 @@ def review_list(brand: str | None, stage: str | None, status: str | None,
         click.echo(f"{len(rows)} cases", err=True)
 
 
-
 @review.command("show")
 @click.argument("case_id", type=int)
 @db_option
@@ -105,7 +103,6 @@ def review_show(case_id: int, db: Path, as_json: bool) -> None:
                    + (f" ({e['reason']})" if e["reason"] else ""))
 
 
-
 def _decide(action: str) -> Any:
     @click.argument("case_ids", nargs=-1, type=int, required=True)
     @click.option("--reason", required=True, help="Why (kept in the audit trail).")
@@ -119,16 +116,13 @@ def _decide(action: str) -> Any:
     return decide
 
 
-
 review.command("confirm", help="Confirm cases (all or none): they will be drafted into "
                "notices. Reads ids from arguments, e.g. $(... --json | jq)."
                )(_decide("confirm"))
 
 
-
 review.command("dismiss", help="Dismiss cases (all or none): no notice will be drafted."
                )(_decide("dismiss"))
-
 
 
 @review.command("undo")

@@ -22,7 +22,6 @@ def _listener(family: socket.AddressFamily) -> socket.socket:
     return sock
 
 
-
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; beyond loopback a --token is required.")
@@ -68,7 +67,6 @@ def serve(host: str, port: int, user: str | None, token: str | None,
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
         server.run(sockets=[sock])
-
 
 
 @click.command()

@@ -14,7 +14,6 @@ def store_group() -> None:
     """About the store file itself."""
 
 
-
 @store_group.command("path")
 @db_option
 def store_path(db: Path) -> None:

@@ -39,7 +39,6 @@ def _crawl_options(fn: Any) -> Any:
     return fn
 
 
-
 def _channels(ruleset: Any, urls: tuple[str, ...]) -> list[Any]:
     """The sweep's notification channels (crawler.notify.config.for_run)."""
     from crawler.notify import config
@@ -72,7 +71,6 @@ def _run_sweep(plan_kwargs: dict[str, Any], as_json: bool, verbose: int) -> None
         for line in summary.text(result, str(plan.db)):
             click.echo(line)
     sys.exit(result.exit_code)
-
 
 
 @click.command()
@@ -109,7 +107,6 @@ def sweep(brand: str, marketplace_names: tuple[str, ...], rules_path: Path | Non
                 "all_profiles": every, "notify": _channels(judge, notify_urls),
                 "redis": redis_url},
                as_json, verbose)
-
 
 
 @click.command()

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from crawler.rules.engine import CompiledSelection, RuleSet
 
 
-
 def as_number(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -33,13 +32,10 @@ def as_number(value: Any) -> Decimal | None:
         return None
 
 
-
 _MISSING = FieldHits()  # the scan of a field the listing does not have
 
 
-
 UNSET = object()  # a product not looked up yet
-
 
 
 class ListingContext(dict[str, int]):

@@ -31,7 +31,6 @@ from crawler.rules.results import Evaluation, RuleResult
 PRODUCT_KEY = "product:"
 
 
-
 @dataclass
 class CompiledSelection:
     name: str
@@ -59,7 +58,6 @@ class CompiledSelection:
         return lambda ctx: ctx.test(self)
 
 
-
 @dataclass
 class CompiledRule:
     rule: Rule
@@ -79,7 +77,6 @@ class CompiledRule:
             self.selections[name].hit_test) else 1)
         self.base = self.scoring.base
         self.adds = [(leaves[name], points) for name, points in self.scoring.add.items()]
-
 
 
 class RuleSet:

@@ -22,13 +22,11 @@ class Span:
         return {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
 
 
-
 @dataclass
 class SelectionResult:
     matched: bool
     spans: list[Span] = field(default_factory=list)
     note: str = ""  # what a non-text matcher compared, e.g. "price 17.00 USD < 40% of 199"
-
 
 
 class RuleResult:
@@ -84,7 +82,6 @@ class RuleResult:
             name: ([s.as_dict() for s in r.spans] or r.note)
             for name, r in self.selections.items() if r.matched}
         return out
-
 
 
 @dataclass
