@@ -163,13 +163,12 @@ def serving() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ours_scaled(url: str, tmp: Path, n: int, profiles: Path,
-                keywords: list[str] = SCALE_KEYWORDS) -> dict[str, Any]:
+def ours_scaled(url: str, tmp: Path, n: int, profiles: Path) -> dict[str, Any]:
     args = [str(BIN / "brandsweep"), "crawl", "--campaign", "bench", "--db",
             str(tmp / f"scaled{n}.db"), "--json", "--marketplaces", str(profiles)]
     for name in SCALE_MARKETS:
         args += ["--marketplace", name]
-    for k in keywords:
+    for k in SCALE_KEYWORDS:
         args += ["--keyword", k]
     served = serving()
     out, rss, cpu = measured(args, tmp, dict(os.environ, BRANDSWEEP_FIXTURE_URL=url))
@@ -183,12 +182,11 @@ def ours_scaled(url: str, tmp: Path, n: int, profiles: Path,
             "listings": {k: m["listings"] for k, m in markets.items()}}
 
 
-def baseline_scaled(url: str, tmp: Path, n: int,
-                    keywords: list[str] = SCALE_KEYWORDS) -> dict[str, Any]:
+def baseline_scaled(url: str, tmp: Path, n: int) -> dict[str, Any]:
     out = tmp / f"base-scaled{n}.json"
     args = [sys.executable, str(Path(__file__).with_name("baseline_http.py")), "--base", url,
             "--out", str(out)]
-    for k in keywords:
+    for k in SCALE_KEYWORDS:
         args += ["--keyword", k]
     served = serving()
     _, rss, cpu = measured(args, tmp, dict(os.environ))
