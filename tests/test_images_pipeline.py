@@ -3,18 +3,24 @@ and keep its perceptual hashes."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from scrapy.crawler import Crawler
 
 from crawler.images.hashing import VIEWS
-from crawler.pipelines.images import images_dir
+from crawler.pipelines.images import ImagesPipeline, images_dir
+from crawler.store import Store, now
 from fixtures import images
 from fixtures.server import FixtureServer
+from tests import asyncrun
 from tests.test_sweep import brandsweep
 
 
@@ -75,3 +81,31 @@ def test_a_profile_may_fetch_no_photos(server: FixtureServer, tmp_path: Path) ->
     assert con.execute("select count(*) from listings").fetchone()[0] > 0
     assert con.execute("select count(*) from listing_images").fetchone()[0] == 0
     assert not images_dir(db).exists()
+
+
+def test_what_the_store_holds_the_crawl_stops_keeping(tmp_path: Path) -> None:
+    sha, stored, broken = "a" * 64, "http://127.0.0.1:9/a.jpg", "http://127.0.0.1:9/b.jpg"
+
+    async def check() -> None:
+        Store(tmp_path / "store.db").migrate()  # as a sweep does before crawling
+        pipeline = ImagesPipeline(str(tmp_path / "store.db"), tmp_path / "photos")
+        pipeline.crawler = cast(Crawler, SimpleNamespace(stats=None))
+        loop = asyncio.get_running_loop()
+        for url, result in ((stored, (sha, "ok")), (broken, (None, "failed: HTTP 404"))):
+            pipeline._photos[url] = loop.create_future()
+            pipeline._photos[url].set_result(result)
+        pipeline._listings.update({("bazaar", "1"), ("bazaar", "2"), ("bazaar", "3")})
+        pipeline._pending_photos.append((
+            {"sha256": sha, "url": stored, "content_type": "image/jpeg", "width": 8,
+             "height": 8, "bytes": 10, "file": f"{sha}.jpg", "thumbnail": f"thumbs/{sha}.jpg",
+             "fetched_at": now()}, []))
+        pipeline._link(("bazaar", "1"), 0, stored, sha, "ok")
+        pipeline._link(("bazaar", "2"), 0, broken, None, "failed: HTTP 404")
+        pipeline.flush()
+        # linked listings and stored photos are the store's to answer for now
+        assert pipeline._listings == {("bazaar", "3")}
+        assert set(pipeline._photos) == {broken}  # not fetched again in this crawl
+        assert await pipeline._photo(stored) == (sha, "ok")  # from the store, no fetch
+        assert pipeline.store.has_images("bazaar", "1")
+
+    asyncrun.run(check())

@@ -83,8 +83,9 @@ class ImagesPipeline:
         self.concurrency = max(1, concurrency)
         self.flush_items = flush_items
         self.flush_seconds = flush_seconds
-        self._listings: set[tuple[str, str]] = set()  # handled by this crawl
-        self._photos: dict[str, asyncio.Future[Fetched]] = {}  # by URL, this crawl
+        self._listings: set[tuple[str, str]] = set()  # this crawl's, until linked
+        # by URL, this crawl's fetches until their links are in the store
+        self._photos: dict[str, asyncio.Future[Fetched]] = {}
         self._slots: asyncio.Semaphore | None = None
         self._digests: ThreadPoolExecutor | None = None
         self._writes: ThreadPoolExecutor | None = None
@@ -169,6 +170,14 @@ class ImagesPipeline:
         self._last_flush = time.monotonic()
         if photos or links:
             save_batch(self.store, photos, links)
+        # What the store now answers for, the crawl stops keeping, so its memory stays flat
+        # however many listings it meets: a listing with a stored link, a stored photo's
+        # URL (a failed one stays, not to be fetched again by each listing showing it).
+        self._listings.difference_update(link[:2] for link in links)
+        for url, sha in {link[3]: link[4] for link in links}.items():
+            fetch = self._photos.get(url)
+            if sha is not None and fetch is not None and fetch.done():
+                del self._photos[url]
 
     async def _fetch(self, url: str) -> Fetched:
         """Download, store and hash one photo: its content hash and ``ok``, or why not."""
