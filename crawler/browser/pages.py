@@ -1,11 +1,11 @@
-"""What brandsweep does inside a browser page, and how it keeps Chromium's memory bounded.
+"""What brandsweep does to every browser page, and how it keeps Chromium's memory bounded.
 
-``settle`` runs as a scrapy-playwright page method: it waits for listings (or a "no
-results" or blocked marker), then scrolls or clicks "load more" until the list stops
-growing, the marketplace shows its end marker, or the page limit is reached.
-``ContextRotation`` moves new pages to a fresh browser context every N pages and closes
-the old one once its last page is closed: Chromium only gives memory back per context.
-``PageRequestFilter`` decides which of a page's own requests the browser may make.
+``guard_page`` runs before each browser request: the page's own navigations pass the URL
+policy hop by hop, and WebSockets and popups are refused. ``PageRequestFilter`` decides
+which of a page's own requests the browser may make. ``ContextRotation`` moves new pages
+to a fresh browser context every N pages and closes the old one once its last page is
+closed: Chromium only gives memory back per context. (Settling a search page, scrolling
+until every batch of results is in, is ``crawler.browser.settle``.)
 """
 
 from __future__ import annotations
